@@ -1,0 +1,142 @@
+"""``nca-zoo`` command line: a thin argparse layer over the library, with no logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import nca_zoo
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    names = nca_zoo.list_models(args.pattern)
+    for name in names:
+        entry = nca_zoo.get_entry(name)
+        mse = entry.metrics.get("mse_96")
+        mse_text = f"mse@96={mse:.5f}" if mse is not None else ""
+        print(f"{name:28s} {entry.experiment:8s} {mse_text}")
+    if not names:
+        print(f"no models match {args.pattern!r}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    print(json.dumps(nca_zoo.get_entry(args.name).to_dict(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _cmd_grow(args: argparse.Namespace) -> int:
+    nca = nca_zoo.load(args.name)
+    angle = math.radians(args.angle)
+    out = Path(args.out)
+    if out.suffix.lower() == ".gif":
+        nca.save_gif(out, args.steps, args.every, size=args.size, seed=args.seed, angle=angle, scale=args.scale)
+    elif out.suffix.lower() == ".png":
+        nca.save_png(out, args.steps, size=args.size, seed=args.seed, angle=angle, scale=args.scale)
+    else:
+        raise SystemExit(f"--out must end in .gif or .png, got {out}")
+    final = nca.grow(args.steps, size=args.size, seed=args.seed, angle=angle)
+    note = f", MSE vs target {float(nca.mse(final)[0]):.5f}" if args.size == 72 and args.angle == 0 else ""
+    print(f"{nca.name}: {args.steps} steps on {args.size}×{args.size} → {out}{note}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from nca_zoo.targets import grid_target, resolve_name
+    from nca_zoo.train.loop import train
+    from nca_zoo.train.recipe import preset
+
+    overrides = {"seed": args.seed}
+    if args.iters is not None:
+        overrides["iterations"] = args.iters
+    train_config = preset(args.experiment, **overrides)
+    init_params = None
+    model_config = nca_zoo.NCAConfig()
+    if args.init:
+        base = nca_zoo.load(args.init)
+        init_params, model_config = base.params, base.config
+    target = grid_target(args.target, train_config.target_size, train_config.padding)
+    name = resolve_name(args.target) or Path(args.target).stem
+    result = train(
+        target,
+        args.out,
+        model_config=model_config,
+        train_config=train_config,
+        target_name=name,
+        init_params=init_params,
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+    )
+    print(
+        f"trained {result.iterations} iterations ({result.seconds:.0f} s this run), final loss "
+        f"{result.final_loss:.5f} → {result.weights_path} (sha256 {result.sha256})"
+    )
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from nca_zoo.evaluate import evaluate
+
+    metrics = evaluate(nca_zoo.load(args.name), batch=args.batch, seed=args.seed)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nca-zoo", description="Pretrained Neural Cellular Automata.")
+    parser.add_argument("--version", action="version", version=f"nca-zoo {nca_zoo.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list registered models (wildcards allowed)")
+    p.add_argument("pattern", nargs="?", default="*")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("info", help="show a model's registry entry")
+    p.add_argument("name")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("grow", help="grow a pretrained NCA from its seed into a GIF or PNG")
+    p.add_argument("name", nargs="?", default="gecko")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--every", type=int, default=2, help="steps between GIF frames (default 2)")
+    p.add_argument("--size", type=int, default=72, help="grid side in cells (default 72)")
+    p.add_argument("--angle", type=float, default=0.0, help="rotate the perception by DEG degrees")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", type=int, default=4, help="pixels per cell")
+    p.add_argument("--out", default="gecko.gif")
+    p.set_defaults(func=_cmd_grow)
+
+    p = sub.add_parser("train", help="train a new NCA with the shared Distill trainer")
+    p.add_argument("--target", required=True, help="zoo target name, emoji, or RGBA image path")
+    p.add_argument("--experiment", choices=["grow", "persist", "regen"], default="regen")
+    p.add_argument("--iters", type=int, default=None, help="iterations (default: the recipe's 8000)")
+    p.add_argument("--out", required=True, help="run directory (checkpoints, metrics, weights)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--init", default=None, help="start from this zoo entry's weights (fine-tuning)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="run the evaluation protocol on a model")
+    p.add_argument("name")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (nca_zoo.UnknownModelError, FileNotFoundError, FileExistsError, ValueError) as err:
+        print(f"nca-zoo: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

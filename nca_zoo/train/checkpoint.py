@@ -1,0 +1,45 @@
+"""Orbax checkpoints of the whole train state (params, optimiser, pool, RNG key, iteration).
+
+Orbax writes each checkpoint to a temporary directory and renames it when complete, so a run
+killed mid-save leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import orbax.checkpoint as ocp
+
+from nca_zoo.train.step import TrainState
+
+
+class Checkpoints:
+    """The checkpoints of one run directory; keeps the newest ``keep``."""
+
+    def __init__(self, directory: str | os.PathLike, keep: int = 2) -> None:
+        self.directory = Path(directory).absolute()
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False, create=True)
+        self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def latest(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, state: TrainState) -> int:
+        iteration = int(state.iteration)
+        self._manager.save(iteration, args=ocp.args.StandardSave(state._asdict()), force=True)
+        self._manager.wait_until_finished()
+        return iteration
+
+    def restore(self, like: TrainState, iteration: int | None = None) -> TrainState:
+        """Restore into the structure of ``like`` (a freshly initialised state of the same run)."""
+        iteration = self.latest() if iteration is None else iteration
+        if iteration is None:
+            raise FileNotFoundError(f"no checkpoint in {self.directory} to resume from")
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like._asdict())
+        restored = self._manager.restore(iteration, args=ocp.args.StandardRestore(abstract))
+        return TrainState(**restored)
+
+    def close(self) -> None:
+        self._manager.close()

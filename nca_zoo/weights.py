@@ -1,0 +1,170 @@
+"""Parameters ⇄ safetensors files: "/"-joined Flax paths as keys, config + format in metadata.
+
+Only safetensors is ever read (no pickle). Writes are atomic (temp file + rename) and every read
+can be checked against a known sha256 before anything is parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from nca_zoo.config import NCAConfig
+
+FORMAT = "nca-zoo"
+FORMAT_VERSION = "1"
+
+
+class WeightsError(ValueError):
+    """A weights file that cannot be used: corrupt, tampered with, or not matching its config."""
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def flatten_params(params: dict[str, Any]) -> dict[str, np.ndarray]:
+    """``{"dense_0": {"kernel": a}}`` → ``{"dense_0/kernel": a}`` (float32 NumPy)."""
+    return {key: np.asarray(leaf, np.float32) for key, leaf in _flat_leaves(params).items()}
+
+
+def unflatten_params(flat: dict[str, np.ndarray]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = params
+        *parents, leaf = key.split("/")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return params
+
+
+def expected_shapes(config: NCAConfig) -> dict[str, tuple[int, ...]]:
+    """Parameter shapes the architecture ``config`` needs, keyed like the safetensors file."""
+    from nca_zoo.model import init_params
+
+    shapes = jax.eval_shape(lambda: init_params(config, jax.random.PRNGKey(0)))
+    return {k: tuple(v.shape) for k, v in _flat_leaves(shapes).items()}
+
+
+def _flat_leaves(tree: Any) -> dict[str, Any]:
+    return {
+        "/".join(str(getattr(p, "key", p)) for p in path): leaf
+        for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]
+    }
+
+
+def check_params(flat: dict[str, np.ndarray], config: NCAConfig, source: str) -> None:
+    """Raise a WeightsError naming the key if ``flat`` does not fit the architecture ``config``."""
+    want = expected_shapes(config)
+    missing = sorted(set(want) - set(flat))
+    extra = sorted(set(flat) - set(want))
+    if missing or extra:
+        raise WeightsError(f"{source}: keys do not match {config}: missing {missing}, unexpected {extra}")
+    for key, shape in want.items():
+        if tuple(flat[key].shape) != shape:
+            raise WeightsError(
+                f"{source}: '{key}' has shape {tuple(flat[key].shape)} but {config} needs {shape}; "
+                "the weights were made for another architecture"
+            )
+        if not np.all(np.isfinite(flat[key])):
+            raise WeightsError(f"{source}: '{key}' contains NaN or infinite values")
+
+
+def to_bytes(params: dict[str, Any], config: NCAConfig, extra_metadata: dict[str, str] | None = None) -> bytes:
+    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": json.dumps(config.to_dict())}
+    metadata.update(extra_metadata or {})
+    flat = flatten_params(params)
+    check_params(flat, config, "params to save")
+    return st_save(flat, metadata=metadata)
+
+
+def save_weights(
+    path: str | os.PathLike,
+    params: dict[str, Any],
+    config: NCAConfig,
+    extra_metadata: dict[str, str] | None = None,
+) -> str:
+    """Write ``params`` atomically as safetensors; returns the file's sha256."""
+    data = to_bytes(params, config, extra_metadata)
+    atomic_write_bytes(path, data)
+    return sha256_bytes(data)
+
+
+def from_bytes(
+    data: bytes, *, source: str, config: NCAConfig | None = None, sha256: str | None = None
+) -> tuple[dict[str, Any], NCAConfig]:
+    if sha256 is not None and (actual := sha256_bytes(data)) != sha256:
+        raise WeightsError(
+            f"{source}: sha256 mismatch (expected {sha256}, got {actual}): the file is corrupt, truncated "
+            "or was tampered with. Delete it and download it again."
+        )
+    try:
+        flat = st_load(data)
+        metadata = _read_metadata(data)
+    except (SafetensorError, ValueError, json.JSONDecodeError) as err:
+        raise WeightsError(f"{source}: not a readable safetensors file ({err}); it may be truncated or corrupt") from (
+            err
+        )
+    stored = metadata.get("config")
+    file_config = NCAConfig.from_dict(json.loads(stored)) if stored else None
+    if config is not None and file_config is not None and config != file_config:
+        diffs = {k: (v, getattr(file_config, k)) for k, v in config.to_dict().items() if getattr(file_config, k) != v}
+        raise WeightsError(f"{source}: config mismatch, expected vs stored: {diffs}")
+    config = config or file_config
+    if config is None:
+        raise WeightsError(f"{source}: no config in the file's metadata; pass config= explicitly")
+    check_params(flat, config, source)
+    return unflatten_params(flat), config
+
+
+def load_weights(
+    path: str | os.PathLike, *, config: NCAConfig | None = None, sha256: str | None = None
+) -> tuple[dict[str, Any], NCAConfig]:
+    """Read a weights file → ``(params, config)``; verifies sha256 first when it is known."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    return from_bytes(path.read_bytes(), source=str(path), config=config, sha256=sha256)
+
+
+def _read_metadata(data: bytes) -> dict[str, str]:
+    if len(data) < 8:
+        raise ValueError("file shorter than the safetensors header")
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    return header.get("__metadata__", {}) or {}
