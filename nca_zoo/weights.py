@@ -59,7 +59,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def flatten_params(params: dict[str, Any]) -> dict[str, np.ndarray]:
     """``{"dense_0": {"kernel": a}}`` → ``{"dense_0/kernel": a}`` (float32 NumPy)."""
-    return {key: np.asarray(leaf, np.float32) for key, leaf in _flat_leaves(params).items()}
+    return {key: np.asarray(leaf, np.float32) for key, leaf in sorted(_flat_leaves(params).items())}
 
 
 def unflatten_params(flat: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -55,6 +55,11 @@ def _run_record(model_config: NCAConfig, train_config: TrainConfig, target_name:
     return {"model_config": model_config.to_dict(), "train_config": train_config.to_dict(), "target": target_name}
 
 
+def _without_budget(record: dict[str, Any]) -> dict[str, Any]:
+    """A run's identity: its settings except the iteration budget (a run may be extended)."""
+    return {**record, "train_config": {k: v for k, v in record["train_config"].items() if k != "iterations"}}
+
+
 def _prepare_dir(out_dir: Path, record: dict[str, Any], resume: bool) -> None:
     run_file = out_dir / "run.json"
     if run_file.exists():
@@ -64,7 +69,7 @@ def _prepare_dir(out_dir: Path, record: dict[str, Any], resume: bool) -> None:
                 "or choose another output directory"
             )
         stored = json.loads(run_file.read_text())
-        if stored != record:
+        if _without_budget(stored) != _without_budget(record):
             raise ValueError(
                 f"{out_dir} holds a run with different settings; resume it with the same settings or start "
                 f"a new directory.\n stored: {stored}\n given:  {record}"

@@ -1,0 +1,155 @@
+"""The step/rollout contract: masks, keys, rotation, sparse == dense, frames, damage, model object."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import blob_state, random_params
+
+from nca_zoo import model
+from nca_zoo.config import NCAConfig
+from nca_zoo.zoo import ZooModel
+
+
+def _masks(shape, steps, seed=0):
+    return np.random.RandomState(seed).uniform(size=(steps, *shape[:3], 1)) < 0.5
+
+
+def test_sparse_equals_dense_forward_and_gradients():
+    params, state = random_params(), blob_state(2, 32)
+    key = jax.random.PRNGKey(3)
+
+    def loss(p, s, sparse):
+        final, _ = model.rollout(p, s, key, 12, sparse=sparse)
+        return jnp.mean((model.to_rgba(final) - 0.3) ** 2)
+
+    assert abs(float(loss(params, state, True)) - float(loss(params, state, False))) < 1e-7
+    g_sparse = jax.grad(loss, argnums=(0, 1))(params, state, True)
+    g_dense = jax.grad(loss, argnums=(0, 1))(params, state, False)
+    for a, b in zip(jax.tree.leaves(g_sparse), jax.tree.leaves(g_dense), strict=True):
+        scale = float(jnp.abs(b).max())
+        assert scale > 0
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5 * scale)
+
+
+def test_sparse_handles_a_grid_full_of_live_cells():
+    """When every cell is alive the sparse path must visit all of them (no fixed capacity)."""
+    params = random_params()
+    state = jnp.asarray(np.random.RandomState(1).uniform(0.2, 0.9, (2, 24, 24, 16)).astype(np.float32))
+    mask = np.ones((2, 24, 24, 1), bool)
+    sparse = model.step(params, state, update_mask=mask)
+    np.testing.assert_allclose(sparse, model.step(params, state, update_mask=mask, sparse=False), atol=1e-6)
+
+
+def test_key_draws_fresh_masks_each_step_with_the_fire_rate():
+    shape = (4, 64, 64, 16)
+    m1 = model.update_mask_from_key(jax.random.PRNGKey(0), shape, 0.5)
+    m2 = model.update_mask_from_key(jax.random.PRNGKey(1), shape, 0.5)
+    assert m1.dtype == jnp.bool_ and m1.shape == (4, 64, 64, 1)
+    assert 0.47 < float(m1.mean()) < 0.53
+    assert float((m1 != m2).mean()) > 0.4
+    assert 0.2 < float(model.update_mask_from_key(jax.random.PRNGKey(0), shape, 0.25).mean()) < 0.3
+
+
+def test_update_is_not_rescaled_and_non_firing_cells_keep_their_state():
+    params, state = random_params(), blob_state(1, 32)
+    none = model.step(params, state, update_mask=np.zeros((1, 32, 32, 1)))
+    alive = np.asarray(model.alive_mask(state))
+    np.testing.assert_array_equal(np.asarray(none), np.asarray(state) * alive)  # only the alive masking
+    full = model.step(params, state, update_mask=np.ones((1, 32, 32, 1)))
+    half_mask = np.random.RandomState(0).uniform(size=(1, 32, 32, 1)) < 0.5
+    half = np.asarray(model.step(params, state, update_mask=half_mask))
+    full = np.asarray(full)
+    # Where a cell fires (and stays alive in both runs), it gets exactly the full update: no 1/fire_rate scaling.
+    kept = half_mask[..., 0] & (np.abs(half).sum(-1) > 0) & (np.abs(full).sum(-1) > 0)
+    assert kept.sum() > 50
+    np.testing.assert_allclose(half[kept], full[kept], atol=1e-6)
+
+
+def test_rollout_with_key_is_reproducible_and_key_dependent():
+    params, state = random_params(), blob_state(1, 32)
+    a, _ = model.rollout(params, state, jax.random.PRNGKey(0), 10)
+    b, _ = model.rollout(params, state, jax.random.PRNGKey(0), 10)
+    c, _ = model.rollout(params, state, jax.random.PRNGKey(1), 10)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert float(jnp.abs(a - c).max()) > 1e-3
+
+
+def test_rollout_replays_explicit_masks_and_returns_every_kth_frame():
+    params, state = random_params(), blob_state(2, 24)
+    masks = _masks(state.shape, 10)
+    manual = state
+    for t in range(10):
+        manual = model.step(params, manual, update_mask=masks[t])
+    final, frames = model.rollout(params, state, None, 10, update_masks=masks, every=3)
+    np.testing.assert_allclose(np.asarray(final), np.asarray(manual), atol=1e-6)
+    assert frames.shape == (3, 2, 24, 24, 16)  # after steps 3, 6, 9; the 10th step runs after
+    nine, _ = model.rollout(params, state, None, 9, update_masks=masks[:9])
+    np.testing.assert_allclose(np.asarray(frames[-1]), np.asarray(nine), atol=1e-6)
+    assert model.rollout(params, state, None, 10, update_masks=masks)[1] is None
+
+
+def test_rotation_angle_rotates_the_dynamics():
+    """Perception rotated by +90° equals running on the grid rotated by −90° (odd grid: exact)."""
+    params, state = random_params(), blob_state(1, 33)
+    mask = _masks(state.shape, 1)[0]
+    rotated = model.step(params, state, update_mask=mask, angle=np.pi / 2)
+    turned = model.step(params, jnp.rot90(state, -1, axes=(1, 2)), update_mask=np.rot90(mask, -1, axes=(1, 2)))
+    np.testing.assert_allclose(np.asarray(jnp.rot90(rotated, -1, axes=(1, 2))), np.asarray(turned), atol=1e-5)
+    plain = model.step(params, state, update_mask=mask)
+    assert float(jnp.abs(rotated - plain).max()) > 1e-3
+    np.testing.assert_allclose(np.asarray(model.step(params, state, update_mask=mask, angle=0.0)), np.asarray(plain))
+
+
+def test_seed_display_and_damage():
+    s = model.seed(2, (8, 10))
+    assert s.shape == (2, 8, 10, 16)
+    assert float(s.sum()) == 2 * 13 and float(s[0, 4, 5, 3]) == 1.0 and float(s[0, 4, 5, 2]) == 0.0
+    rgb = model.to_rgb(s)
+    assert float(rgb.min()) >= 0 and float(rgb.max()) <= 1 and float(rgb[0, 0, 0].min()) == 1.0  # white background
+    full = jnp.ones((3, 40, 40, 16))
+    disc = model.damage(full, jax.random.PRNGKey(0), kind="disc")
+    erased = 1 - np.asarray(disc[..., 0]).mean(axis=(1, 2))
+    assert np.all(erased > 0.005) and np.all(erased < 0.6) and len(set(np.round(erased, 4))) == 3
+    half = model.damage(full, kind="half", side="right")
+    assert float(half[0, :, :20].min()) == 1.0 and float(half[0, :, 20:].max()) == 0.0
+    square = model.damage(full, kind="square", center=(0.0, 0.0), radius=0.5)
+    assert float(square[0, 20, 20, 0]) == 0.0 and float(square[0, 0, 0, 0]) == 1.0
+    with pytest.raises(ValueError, match="unknown damage kind"):
+        model.damage(full, kind="star")
+    with pytest.raises(ValueError, match="needs a key"):
+        model.damage(full, kind="disc")
+
+
+def test_model_object_step_accepts_numpy_and_never_retraces():
+    nca = ZooModel(NCAConfig(), random_params())
+    state = np.asarray(blob_state(1, 24))
+    for i in range(30):
+        state = nca.step(state, jax.random.PRNGKey(i), angle=0.1 * i)
+    mask = np.ones((1, 24, 24, 1), np.float32)
+    for _ in range(5):
+        state = nca.step(np.asarray(state), update_mask=mask)
+    assert nca._step._cache_size() == 2  # one trace for key-driven, one for mask-driven steps
+    with pytest.raises(ValueError, match="PRNG key"):
+        nca.step(state)
+
+
+def test_model_object_grow_frames_and_files(tmp_path):
+    nca = ZooModel(NCAConfig(), random_params(), target=np.zeros((72, 72, 4), np.float32))
+    grown = nca.grow(8)
+    assert grown.shape == (1, 72, 72, 16)
+    frames = nca.frames(10, every=5)
+    assert frames.shape == (3, 72, 72, 16)
+    np.testing.assert_array_equal(frames[-1], np.asarray(nca.rollout(nca.seed(), 0, 10)[0])[0])
+    regen = nca.regenerate(6, 6, every=3)
+    assert regen.shape == (6, 72, 72, 16)
+    nca.save_gif(tmp_path / "a.gif", 6, 3)
+    nca.save_png(tmp_path / "a.png", 6)
+    from PIL import Image
+
+    with Image.open(tmp_path / "a.gif") as gif:
+        assert gif.n_frames == 3 and gif.size == (288, 288)
+    assert Image.open(tmp_path / "a.png").size == (288, 288)
+    assert nca.mse(grown).shape == (1,)
