@@ -26,6 +26,17 @@ def _key(key: jax.Array | int | None, default: int = 0) -> jax.Array:
     return jax.random.PRNGKey(key) if isinstance(key, int) else key
 
 
+def _as_state(state: Any, channels: int) -> jax.Array:
+    """Validate a user-supplied state: NumPy or JAX, (B,H,W,channels) → float32 JAX array."""
+    state = jnp.asarray(state, jnp.float32)
+    if state.ndim != 4 or state.shape[-1] != channels:
+        raise ValueError(
+            f"state has shape {tuple(state.shape)}; expected (batch, height, width, {channels}). "
+            "Start from model.seed(batch, size), or add a batch axis with state[None]."
+        )
+    return state
+
+
 @dataclasses.dataclass(eq=False)
 class ZooModel:
     """A pretrained (or converted, or freshly trained) NCA.
@@ -63,7 +74,7 @@ class ZooModel:
         if key is None and update_mask is None:
             raise ValueError("step needs a PRNG key (jax.random.PRNGKey(i)) or an explicit update_mask")
         mask = None if update_mask is None else jnp.asarray(update_mask)
-        return self._step(self.params, jnp.asarray(state, jnp.float32), key, mask, jnp.float32(angle))
+        return self._step(self.params, _as_state(state, self.config.channels), key, mask, jnp.float32(angle))
 
     def rollout(
         self,
@@ -78,7 +89,7 @@ class ZooModel:
         """``steps`` steps from ``state``; returns (final, frames every ``every`` steps or None)."""
         return model.rollout(
             self.params,
-            jnp.asarray(state, jnp.float32),
+            _as_state(state, self.config.channels),
             None if update_masks is not None else _key(key),
             steps,
             config=self.config,
@@ -105,7 +116,7 @@ class ZooModel:
         state: Any = None,
     ) -> np.ndarray:
         """States (T+1, H, W, C) of one rollout: the start, then every ``every`` steps."""
-        start = self.seed(1, size) if state is None else jnp.asarray(state, jnp.float32)[:1]
+        start = self.seed(1, size) if state is None else _as_state(state, self.config.channels)[:1]
         _, frames = self.rollout(start, seed, steps, angle=angle, every=every)
         return np.concatenate([np.asarray(start), np.asarray(frames)[:, 0]], axis=0)
 

@@ -134,6 +134,10 @@ def test_model_object_step_accepts_numpy_and_never_retraces():
     assert nca._step._cache_size() == 2  # one trace for key-driven, one for mask-driven steps
     with pytest.raises(ValueError, match="PRNG key"):
         nca.step(state)
+    with pytest.raises(ValueError, match=r"expected \(batch, height, width, 16\)"):
+        nca.step(np.zeros((24, 24, 16)), jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="expected"):
+        nca.rollout(np.zeros((1, 24, 24, 12)), 0, 3)
 
 
 def test_model_object_grow_frames_and_files(tmp_path):
