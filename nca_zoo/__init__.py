@@ -15,20 +15,18 @@ from nca_zoo.zoo import ZooModel
 __version__ = "0.1.0"
 
 
-def load(name: str, *, local_files_only: bool = False) -> ZooModel:
-    """A ready pretrained NCA by registry name or alias (``"gecko"``, ``"gecko-regen-16"``, ``"🦎"``).
+def load(name: str, *, revision: str | None = None, local_files_only: bool = False) -> ZooModel:
+    """A ready pretrained NCA by registry name or alias (``"gecko"``, ``"gecko-regen-16"``, ``"🦎"``),
+    by Hub repo (``"hf-hub:org/repo"``, optionally ``"@revision"`` or ``revision=``) or by folder
+    (``"local-dir:path"``, as written by ``save_pretrained`` or ``scripts/train_and_push.py``).
 
-    Weights resolve bundled → local Hugging Face cache → Hub download (pinned revision) and are
-    verified against the registry's sha256. Unknown names fail with the closest matches.
+    Registry weights resolve bundled → local Hugging Face cache → Hub download at the pinned commit and
+    are verified against the registry's sha256. ``local_files_only=True`` (or ``HF_HUB_OFFLINE=1``)
+    never touches the network. Unknown names fail with the closest matches.
     """
-    from nca_zoo.hub import resolve_weights
-    from nca_zoo.targets import grid_target
-    from nca_zoo.weights import load_weights
+    from nca_zoo.hub import load_model
 
-    entry = get_entry(name)
-    path = resolve_weights(entry, local_files_only=local_files_only)
-    params, config = load_weights(path, config=entry.config, sha256=entry.sha256)
-    return ZooModel(config=config, params=params, entry=entry, target=grid_target(entry.target))
+    return load_model(name, revision=revision, local_files_only=local_files_only)
 
 
 __all__ = [

@@ -86,6 +86,40 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_push(args: argparse.Namespace) -> int:
+    from nca_zoo.hub import PushError
+    from nca_zoo.hub_publish import parse_overrides, train_and_publish
+
+    try:
+        entry = train_and_publish(
+            args.target,
+            args.out,
+            experiment=args.experiment,
+            iterations=args.iters,
+            overrides=parse_overrides(args.set),
+            seed=args.seed,
+            resume=args.resume,
+            repo_id=args.repo_id,
+            push=args.push,
+            private=args.private or None,
+            checkpoint_every=args.checkpoint_every,
+            say=lambda message: print(message, file=sys.stderr),
+        )
+    except PushError as err:
+        print(f"nca-zoo: error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(entry.to_dict(), indent=2, ensure_ascii=False))
+    if entry.revision is None:
+        print(
+            f"dry run: repo folder {args.out} written, nothing uploaded. Inspect it, then publish with the same "
+            "command plus --resume --push.",
+            file=sys.stderr,
+        )
+    else:
+        print("paste the entry above into nca_zoo/registry.json", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nca-zoo", description="Pretrained Neural Cellular Automata.")
     parser.add_argument("--version", action="version", version=f"nca-zoo {nca_zoo.__version__}")
@@ -126,6 +160,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("push", help="train a new entry, write its Hub repo folder and (with --push) publish it")
+    p.add_argument("--target", required=True, help="zoo target name, emoji, or RGBA image path")
+    p.add_argument("--experiment", choices=["grow", "persist", "regen"], default="regen")
+    p.add_argument("--iters", type=int, default=None, help="training budget in iterations (default: the recipe's)")
+    p.add_argument("--out", required=True, help="output folder: the repo files, and the training run in OUT/run")
+    p.add_argument("--resume", action="store_true", help="continue the run in OUT/run (or re-publish a finished one)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="recipe override (repeatable)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--repo-id", default=None, help="Hub repo (default: nca-zoo/<target>-<experiment>-<channels>)")
+    p.add_argument("--push", action="store_true", help="upload (token: HF_TOKEN or `hf auth login`); else dry run")
+    p.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    p.set_defaults(func=_cmd_push)
     return parser
 
 

@@ -17,7 +17,6 @@ import jax
 import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
-from safetensors.numpy import save as st_save
 
 from nca_zoo.config import NCAConfig
 
@@ -51,6 +50,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; weights and checkpoints are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -105,12 +105,30 @@ def check_params(flat: dict[str, np.ndarray], config: NCAConfig, source: str) ->
             raise WeightsError(f"{source}: '{key}' contains NaN or infinite values")
 
 
+def canonical_safetensors(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
+    """Safetensors bytes with a canonical header (sorted keys, compact JSON, tensors in name order).
+
+    The reference writer orders metadata keys at random, so the same weights would get a new
+    sha256 on every save; this writer is byte-deterministic, and any safetensors reader reads it.
+    """
+    header: dict[str, Any] = {"__metadata__": dict(sorted(metadata.items()))}
+    chunks, offset = [], 0
+    for name in sorted(tensors):
+        array = np.ascontiguousarray(tensors[name], dtype="<f4")
+        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
+        chunks.append(array.tobytes())
+        offset += array.nbytes
+    encoded = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)  # the data starts 8-byte aligned
+    return len(encoded).to_bytes(8, "little") + encoded + b"".join(chunks)
+
+
 def to_bytes(params: dict[str, Any], config: NCAConfig, extra_metadata: dict[str, str] | None = None) -> bytes:
     metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": json.dumps(config.to_dict())}
     metadata.update(extra_metadata or {})
     flat = flatten_params(params)
     check_params(flat, config, "params to save")
-    return st_save(flat, metadata=metadata)
+    return canonical_safetensors(flat, metadata)
 
 
 def save_weights(

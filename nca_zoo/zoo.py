@@ -167,3 +167,38 @@ class ZooModel:
         """Save a growth animation (or grow → damage → regrow with ``regenerate=True``) as a GIF."""
         frames = self.regenerate(steps, steps, every, **kwargs) if regenerate else self.frames(steps, every, **kwargs)
         render.save_gif(path, frames, scale, duration_ms)
+
+    # ---- Hugging Face Hub (ModelHubMixin layout; the logic lives in nca_zoo.hub_repo) ---------
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike,
+        *,
+        repo_id: str | None = None,
+        push_to_hub: bool = False,
+        model_card_kwargs: dict[str, Any] | None = None,
+        **push_to_hub_kwargs: Any,
+    ) -> Any:
+        """Write this model's Hub repo folder (config.json, model.safetensors, card, target, GIFs)."""
+        from nca_zoo.hub_repo import save_pretrained
+
+        return save_pretrained(
+            self,
+            save_directory,
+            repo_id=repo_id,
+            push_to_hub=push_to_hub,
+            model_card_kwargs=model_card_kwargs,
+            **push_to_hub_kwargs,
+        )
+
+    def push_to_hub(self, repo_id: str, **kwargs: Any) -> Any:
+        """Upload this model's repo folder to ``repo_id`` in one commit; returns the CommitInfo (``.oid``)."""
+        from nca_zoo.hub_repo import push_to_hub
+
+        return push_to_hub(self, repo_id, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> ZooModel:
+        """Load a repo folder or a Hub repo id (``revision=``, ``local_files_only=``, ...), sha256-verified."""
+        from nca_zoo.hub_repo import from_pretrained
+
+        return from_pretrained(pretrained_model_name_or_path, **kwargs)

@@ -12,10 +12,8 @@ push (``scripts/train_and_push.py --push``) answers with a commit id.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import dataclasses
 import json
-import os
-import platform
 from pathlib import Path
 
 import jax
@@ -24,11 +22,12 @@ import numpy as np
 import nca_zoo
 from nca_zoo.config import NCAConfig
 from nca_zoo.evaluate import evaluate
-from nca_zoo.registry import HUB_ORG, ZooEntry
+from nca_zoo.hub_publish import entry_for_run
+from nca_zoo.registry import ZooEntry
 from nca_zoo.targets import EMOJI, grid_target
 from nca_zoo.train.loop import resume_state
 from nca_zoo.train.recipe import TrainConfig
-from nca_zoo.weights import atomic_write_bytes, load_weights, save_weights, sha256_file
+from nca_zoo.weights import atomic_write_bytes, load_weights, save_weights
 from nca_zoo.zoo import ZooModel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,22 +38,6 @@ EXPERIMENT_TEXT = {
     "persist": "grows the target and keeps it stable (sample-pool training)",
     "regen": "grows the target, keeps it, and regrows it after damage (pool + damage training)",
 }
-
-
-def hardware() -> str:
-    model = (
-        next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            platform.processor() or platform.machine(),
-        )
-        if Path("/proc/cpuinfo").exists()
-        else platform.machine()
-    )
-    return f"{model}, {os.cpu_count()} CPU cores, no GPU (JAX {jax.__version__}, XLA:CPU)"
 
 
 def run_params(run_dir: Path, model_config: NCAConfig, train_config: TrainConfig) -> tuple[dict, int]:
@@ -158,8 +141,6 @@ def main() -> None:
     target = run["target"]
     name = f"{target}-{train_config.experiment}-{model_config.channels}"
     params, iterations = run_params(args.run_dir, model_config, train_config)
-    log = [json.loads(line) for line in (args.run_dir / "metrics.jsonl").read_text().splitlines()]
-    log = [r for r in log if r["iteration"] <= iterations]
 
     nca = ZooModel(model_config, params, target=grid_target(target))
     metrics = {k: round(v, 6) for k, v in evaluate(nca).items()}
@@ -169,30 +150,24 @@ def main() -> None:
     if metrics["mse_96"] >= QUALITY_BAR or metrics["mse_1000"] >= QUALITY_BAR:
         raise SystemExit(f"{name} does not meet the quality bar (mse_96, mse_1000 < {QUALITY_BAR}); not registered")
 
-    weights_file = f"{name}.safetensors"
-    sha = save_weights(ROOT / "weights" / weights_file, params, model_config)
-    assert sha == sha256_file(ROOT / "weights" / weights_file)
-    entry = ZooEntry(
-        name=name,
+    sha = save_weights(ROOT / "weights" / f"{name}.safetensors", params, model_config)
+    entry = entry_for_run(
+        args.run_dir,
         target=target,
-        experiment=train_config.experiment,
-        config=model_config,
-        weights_file=weights_file,
+        model_config=model_config,
+        train_config=train_config,
+        iterations=iterations,
         sha256=sha,
-        hub_repo=f"{HUB_ORG}/{name}",
-        revision=None,
+        metrics=metrics,
+    )
+    entry = dataclasses.replace(
+        entry,
         license=args.license,
-        recipe=train_config.to_dict(),
+        description=f"{EMOJI.get(target, target)} {target}: {EXPERIMENT_TEXT[train_config.experiment]}.",
         training={
-            "iterations": iterations,
-            "wall_time_s": round(sum(r["seconds"] for r in log), 1),
-            "hardware": hardware(),
-            "date": dt.date.today().isoformat(),
-            "final_loss": round(float(np.mean([r["loss"] for r in log[-100:]])), 6),
+            **entry.training,
             "command": f"nca-zoo train --target {target} --experiment {train_config.experiment} --out {args.run_dir}",
         },
-        metrics=metrics,
-        description=f"{EMOJI.get(target, target)} {target}: {EXPERIMENT_TEXT[train_config.experiment]}.",
     )
     entries = {n: nca_zoo.get_entry(n) for n in nca_zoo.list_models()}
     entries[name] = entry

@@ -33,6 +33,30 @@ def test_round_trip_keys_metadata_and_sha(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temp files left behind
 
 
+def test_bytes_are_deterministic_across_processes_and_readable_by_safetensors(tmp_path):
+    import subprocess
+    import sys
+
+    from safetensors import safe_open
+
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); from conftest import random_params; "
+        "from nca_zoo.config import NCAConfig; from nca_zoo.weights import save_weights; "
+        "print(save_weights(sys.argv[1], random_params(), NCAConfig(), {'b': '1', 'a': '2', 'c': '3'}))"
+    )
+    shas = {
+        subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path / f"{i}.st")], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for i in range(3)
+    }
+    assert len(shas) == 1
+    with safe_open(tmp_path / "0.st", framework="numpy") as f:
+        assert f.metadata()["a"] == "2"
+        np.testing.assert_array_equal(f.get_tensor("dense_1/bias"), np.asarray(random_params()["dense_1"]["bias"]))
+    assert (tmp_path / "0.st").stat().st_mode & 0o777 == 0o644
+
+
 def test_tampered_file_fails_sha256(tmp_path):
     path = tmp_path / "m.safetensors"
     sha = save_weights(path, random_params(), NCAConfig())
