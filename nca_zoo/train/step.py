@@ -50,7 +50,8 @@ def init_state(model_config: NCAConfig, train_config: TrainConfig, params: Any =
     key, init_key = jax.random.split(key)
     if params is None:
         params = model.init_params(model_config, init_key)
-    params = jax.tree.map(jnp.asarray, params)
+    # A copy: train_step donates the state, which must not delete the caller's arrays.
+    params = jax.tree.map(jnp.array, params)
     size = train_config.grid_size
     seed = model.seed(1, size, model_config.channels)
     pool = jnp.repeat(seed, train_config.pool_size, axis=0)
@@ -63,16 +64,139 @@ def init_state(model_config: NCAConfig, train_config: TrainConfig, params: Any =
     )
 
 
-def _variable_rollout(params, states, key, n_steps, model_config: NCAConfig, max_steps: int):
-    """``n_steps`` (traced, ≤ max_steps) NCA steps: one compiled program for every step count."""
+class IterationKeys(NamedTuple):
+    """The five keys one iteration draws from ``TrainState.key``, in the order ``train_step`` splits them."""
+
+    next: jax.Array  # the state's key for the following iteration
+    sample: jax.Array
+    damage: jax.Array
+    steps: jax.Array
+    rollout: jax.Array
+
+
+def split_keys(key: jax.Array) -> IterationKeys:
+    return IterationKeys(*jax.random.split(key, 5))
+
+
+def sample_batch(
+    pool: jax.Array,
+    target: jax.Array,
+    keys: IterationKeys,
+    *,
+    model_config: NCAConfig,
+    train_config: TrainConfig,
+) -> tuple[jax.Array | None, jax.Array]:
+    """The iteration's batch and the pool rows it came from (``None`` without a pool).
+
+    Pool training: ``batch_size`` distinct rows, sorted worst loss first; the worst is replaced by
+    the seed and the last ``damage_count`` are damaged. Without a pool: seeds.
+    """
+    tc = train_config
+    seed = model.seed(1, tc.grid_size, model_config.channels)
+    if not tc.pool_size:
+        return None, jnp.repeat(seed, tc.batch_size, axis=0)
+    idx = jax.random.choice(keys.sample, tc.pool_size, (tc.batch_size,), replace=False)
+    batch = pool[idx]
+    order = jnp.argsort(-per_sample_loss(batch, target))  # worst first
+    idx, batch = idx[order], batch[order]
+    batch = batch.at[:1].set(seed)
+    if tc.damage_count:
+        tail = batch[-tc.damage_count :]
+        batch = batch.at[-tc.damage_count :].set(model.damage(tail, keys.damage, kind="disc"))
+    return idx, batch
+
+
+def draw_steps(keys: IterationKeys, train_config: TrainConfig) -> jax.Array:
+    """This iteration's rollout length, uniform in [min_steps, max_steps] (int32 scalar)."""
+    return jax.random.randint(keys.steps, (), train_config.min_steps, train_config.max_steps + 1)
+
+
+def _variable_rollout(
+    params,
+    states,
+    key,
+    n_steps,
+    model_config: NCAConfig,
+    max_steps: int,
+    rows: tuple[jax.Array, int] | None = None,
+):
+    """``n_steps`` (traced, ≤ max_steps) NCA steps: one compiled program for every step count.
+
+    ``rows = (offset, global_batch)`` marks ``states`` as rows ``offset …`` of a larger batch (one
+    device's shard): each step's update mask is drawn for the whole batch, as one device would,
+    and sliced, so a sharded run sees exactly the masks of the unsharded one.
+    """
+
+    def advance(s, k):
+        if rows is None:
+            return model.step(params, s, k, config=model_config)
+        offset, global_batch = rows
+        fire = model.update_mask_from_key(k, (global_batch, *s.shape[1:3]), model_config.fire_rate)
+        fire = jax.lax.dynamic_slice_in_dim(fire, offset, s.shape[0])
+        return model.step(params, s, config=model_config, update_mask=fire)
 
     def body(s, xs):
         i, k = xs
-        s = jax.lax.cond(i < n_steps, lambda s: model.step(params, s, k, config=model_config), lambda s: s, s)
-        return s, None
+        return jax.lax.cond(i < n_steps, lambda s: advance(s, k), lambda s: s, s), None
 
     xs = (jnp.arange(max_steps), jax.random.split(key, max_steps))
     return jax.lax.scan(body, states, xs)[0]
+
+
+def loss_and_grads(
+    params: Any,
+    batch: jax.Array,
+    target: jax.Array,
+    key: jax.Array,
+    n_steps: jax.Array,
+    *,
+    model_config: NCAConfig,
+    train_config: TrainConfig,
+    rows: tuple[jax.Array, int] | None = None,
+) -> tuple[jax.Array, jax.Array, Any]:
+    """Roll ``batch`` out for ``n_steps`` and differentiate the mean loss: ``(loss, final, grads)``.
+
+    With ``rows`` (see :func:`_variable_rollout`) ``batch`` is one shard of a global batch and the
+    loss is this shard's share of the global mean (sum over its samples / global batch size), so
+    summing loss and grads over the shards gives the unsharded values.
+    """
+
+    def loss_fn(p):
+        final = _variable_rollout(p, batch, key, n_steps, model_config, train_config.max_steps, rows)
+        losses = per_sample_loss(final, target)
+        loss = jnp.mean(losses) if rows is None else jnp.sum(losses) / rows[1]
+        return loss, final
+
+    (loss, final), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    return loss, final, grads
+
+
+def apply_update(params: Any, opt_state: Any, grads: Any, train_config: TrainConfig) -> tuple[Any, Any]:
+    """Per-variable gradient normalisation + Adam: the new ``(params, opt_state)``."""
+    updates, opt_state = make_optimizer(train_config).update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def write_back(pool: jax.Array, idx: jax.Array | None, final: jax.Array) -> jax.Array:
+    """Return the rolled-out batch to the pool rows it was drawn from (no-op without a pool)."""
+    return pool if idx is None else pool.at[idx].set(final)
+
+
+def train_iteration(
+    state: TrainState, target: jax.Array, *, model_config: NCAConfig, train_config: TrainConfig
+) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One Distill training iteration, unjitted (``train_step`` is this under ``jax.jit``; the
+    many-entries trainer vmaps it). Returns the new state and ``{"loss", "steps", "batch"}``."""
+    tc = train_config
+    keys = split_keys(state.key)
+    idx, batch = sample_batch(state.pool, target, keys, model_config=model_config, train_config=tc)
+    n_steps = draw_steps(keys, tc)
+    loss, final, grads = loss_and_grads(
+        state.params, batch, target, keys.rollout, n_steps, model_config=model_config, train_config=tc
+    )
+    params, opt_state = apply_update(state.params, state.opt_state, grads, tc)
+    new_state = TrainState(params, opt_state, write_back(state.pool, idx, final), keys.next, state.iteration + 1)
+    return new_state, {"loss": loss, "steps": n_steps, "batch": final}
 
 
 @functools.partial(jax.jit, static_argnames=("model_config", "train_config"), donate_argnums=(0,))
@@ -80,30 +204,4 @@ def train_step(
     state: TrainState, target: jax.Array, *, model_config: NCAConfig, train_config: TrainConfig
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """One Distill training iteration; returns the new state and ``{"loss", "steps", "batch"}``."""
-    tc = train_config
-    key, k_sample, k_damage, k_steps, k_rollout = jax.random.split(state.key, 5)
-    seed = model.seed(1, tc.grid_size, model_config.channels)
-    if tc.pool_size:
-        idx = jax.random.choice(k_sample, tc.pool_size, (tc.batch_size,), replace=False)
-        batch = state.pool[idx]
-        order = jnp.argsort(-per_sample_loss(batch, target))  # worst first
-        idx, batch = idx[order], batch[order]
-        batch = batch.at[:1].set(seed)
-        if tc.damage_count:
-            tail = batch[-tc.damage_count :]
-            batch = batch.at[-tc.damage_count :].set(model.damage(tail, k_damage, kind="disc"))
-    else:
-        idx = None
-        batch = jnp.repeat(seed, tc.batch_size, axis=0)
-    n_steps = jax.random.randint(k_steps, (), tc.min_steps, tc.max_steps + 1)
-
-    def loss_fn(params):
-        final = _variable_rollout(params, batch, k_rollout, n_steps, model_config, tc.max_steps)
-        return jnp.mean(per_sample_loss(final, target)), final
-
-    (loss, final), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    updates, opt_state = make_optimizer(tc).update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    pool = state.pool.at[idx].set(final) if tc.pool_size else state.pool
-    new_state = TrainState(params, opt_state, pool, key, state.iteration + 1)
-    return new_state, {"loss": loss, "steps": n_steps, "batch": final}
+    return train_iteration(state, target, model_config=model_config, train_config=train_config)
