@@ -34,6 +34,33 @@ def test_sparse_equals_dense_forward_and_gradients():
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5 * scale)
 
 
+@pytest.mark.parametrize("angle", [0.0, 0.7])
+def test_perception_backward_equals_autodiff_of_a_grouped_convolution(angle):
+    """The hand-written perception VJP against XLA's own gradient of an independent formulation."""
+    state = jax.random.normal(jax.random.PRNGKey(0), (2, 9, 11, 16))
+    cotangent = jax.random.normal(jax.random.PRNGKey(1), (2, 9, 11, 48))
+    sobel_x = np.outer([1.0, 2.0, 1.0], [-1.0, 0.0, 1.0]) / 8.0
+
+    def by_convolution(s, a):
+        kx = jnp.cos(a) * sobel_x - jnp.sin(a) * sobel_x.T
+        ky = jnp.sin(a) * sobel_x + jnp.cos(a) * sobel_x.T
+        identity = np.zeros((3, 3))
+        identity[1, 1] = 1.0
+        kernels = jnp.stack([identity, kx, ky], -1)  # (3, 3, 3): features id, dx, dy of each channel
+        kernel = jnp.tile(kernels[:, :, None, :], (1, 1, 1, 16))  # HWIO, grouped: channel-major outputs
+        out = jax.lax.conv_general_dilated(
+            s, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=16
+        )
+        return out.reshape(*s.shape[:3], 16, 3).swapaxes(-1, -2).reshape(*s.shape[:3], 48)
+
+    ours_out, ours_vjp = jax.vjp(model.perceive, state, jnp.float32(angle))
+    ref_out, ref_vjp = jax.vjp(by_convolution, state, jnp.float32(angle))
+    np.testing.assert_allclose(ours_out, ref_out, atol=1e-5)
+    (g_state, g_angle), (ref_g_state, ref_g_angle) = ours_vjp(cotangent), ref_vjp(cotangent)
+    np.testing.assert_allclose(g_state, ref_g_state, atol=1e-5)
+    np.testing.assert_allclose(g_angle, ref_g_angle, rtol=1e-4)
+
+
 def test_sparse_handles_a_grid_full_of_live_cells():
     """When every cell is alive the sparse path must visit all of them (no fixed capacity)."""
     params = random_params()
