@@ -7,6 +7,7 @@ train state, so a run is reproducible from one integer seed and resumes exactly 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -16,6 +17,8 @@ import optax
 from nca_zoo import model
 from nca_zoo.config import NCAConfig
 from nca_zoo.train.recipe import TrainConfig
+
+StepFn = Callable[[Any, jax.Array, jax.Array], jax.Array]  # (params, state, key) → new state
 
 
 class TrainState(NamedTuple):
@@ -119,8 +122,12 @@ def _variable_rollout(
     model_config: NCAConfig,
     max_steps: int,
     rows: tuple[jax.Array, int] | None = None,
+    step_fn: StepFn | None = None,
 ):
     """``n_steps`` (traced, ≤ max_steps) NCA steps: one compiled program for every step count.
+
+    ``step_fn(params, state, key)`` replaces the core step (the jax-nca compat layer's learned
+    perception uses this to share the whole training iteration).
 
     ``rows = (offset, global_batch)`` marks ``states`` as rows ``offset …`` of a larger batch (one
     device's shard): each step's update mask is drawn for the whole batch, as one device would,
@@ -128,6 +135,8 @@ def _variable_rollout(
     """
 
     def advance(s, k):
+        if step_fn is not None:
+            return step_fn(params, s, k)
         if rows is None:
             return model.step(params, s, k, config=model_config)
         offset, global_batch = rows
@@ -153,6 +162,7 @@ def loss_and_grads(
     model_config: NCAConfig,
     train_config: TrainConfig,
     rows: tuple[jax.Array, int] | None = None,
+    step_fn: StepFn | None = None,
 ) -> tuple[jax.Array, jax.Array, Any]:
     """Roll ``batch`` out for ``n_steps`` and differentiate the mean loss: ``(loss, final, grads)``.
 
@@ -162,7 +172,7 @@ def loss_and_grads(
     """
 
     def loss_fn(p):
-        final = _variable_rollout(p, batch, key, n_steps, model_config, train_config.max_steps, rows)
+        final = _variable_rollout(p, batch, key, n_steps, model_config, train_config.max_steps, rows, step_fn)
         losses = per_sample_loss(final, target)
         loss = jnp.mean(losses) if rows is None else jnp.sum(losses) / rows[1]
         return loss, final
@@ -183,16 +193,22 @@ def write_back(pool: jax.Array, idx: jax.Array | None, final: jax.Array) -> jax.
 
 
 def train_iteration(
-    state: TrainState, target: jax.Array, *, model_config: NCAConfig, train_config: TrainConfig
+    state: TrainState,
+    target: jax.Array,
+    *,
+    model_config: NCAConfig,
+    train_config: TrainConfig,
+    step_fn: StepFn | None = None,
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """One Distill training iteration, unjitted (``train_step`` is this under ``jax.jit``; the
-    many-entries trainer vmaps it). Returns the new state and ``{"loss", "steps", "batch"}``."""
+    many-entries trainer vmaps it). Returns the new state and ``{"loss", "steps", "batch"}``.
+    ``step_fn`` replaces the core step (see :func:`_variable_rollout`)."""
     tc = train_config
     keys = split_keys(state.key)
     idx, batch = sample_batch(state.pool, target, keys, model_config=model_config, train_config=tc)
     n_steps = draw_steps(keys, tc)
     loss, final, grads = loss_and_grads(
-        state.params, batch, target, keys.rollout, n_steps, model_config=model_config, train_config=tc
+        state.params, batch, target, keys.rollout, n_steps, model_config=model_config, train_config=tc, step_fn=step_fn
     )
     params, opt_state = apply_update(state.params, state.opt_state, grads, tc)
     new_state = TrainState(params, opt_state, write_back(state.pool, idx, final), keys.next, state.iteration + 1)
