@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import nca_zoo
+from nca_zoo.export import FORMATS as EXPORT_FORMATS
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -120,6 +121,24 @@ def _cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from nca_zoo.export import MissingRuntimeError, export
+
+    options: dict[str, int] = {}
+    if args.format in ("onnx", "onnx-web"):
+        options["opset"] = args.opset
+    if args.format == "tflite":
+        options.update(batch=args.batch, height=args.size, width=args.size, steps=args.steps)
+    try:
+        paths = export(args.name, args.format, args.out, **options)
+    except MissingRuntimeError as err:
+        print(f"nca-zoo: error: {err}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nca-zoo", description="Pretrained Neural Cellular Automata.")
     parser.add_argument("--version", action="version", version=f"nca-zoo {nca_zoo.__version__}")
@@ -174,6 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--push", action="store_true", help="upload (token: HF_TOKEN or `hf auth login`); else dry run")
     p.add_argument("--private", action="store_true", help="create the Hub repo as private")
     p.set_defaults(func=_cmd_push)
+
+    p = sub.add_parser("export", help="export a model to run outside JAX (TF, ONNX, browser, TFLite, Distill demo)")
+    p.add_argument("name", help="registry name or alias, hf-hub:org/repo or local-dir:path")
+    p.add_argument("--format", required=True, choices=sorted(EXPORT_FORMATS))
+    p.add_argument("--out", required=True, help="output file (onnx, tflite, distill-webgl) or folder (others)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (onnx, onnx-web; >= 17)")
+    p.add_argument("--batch", type=int, default=1, help="static batch size (tflite)")
+    p.add_argument("--size", type=int, default=72, help="static grid side (tflite)")
+    p.add_argument("--steps", type=int, default=96, help="masks per rollout call (tflite)")
+    p.set_defaults(func=_cmd_export)
     return parser
 
 

@@ -123,7 +123,8 @@ perceive.defvjp(_perceive_fwd, _perceive_bwd)
 
 
 def _max3(x: Array, window: int = 3) -> Array:
-    return nn.max_pool(x, (window, window), strides=(1, 1), padding="SAME")
+    # Keyword arguments: jax2onnx swaps in a keyword-only ``max_pool`` while it traces.
+    return nn.max_pool(x, window_shape=(window, window), strides=(1, 1), padding="SAME")
 
 
 def alive_mask(state: Array, threshold: float = DEFAULT_CONFIG.alive_threshold) -> Array:
