@@ -31,15 +31,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_grow(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.suffix.lower() not in (".gif", ".png"):
+        raise ValueError(f"--out must end in .gif (an animation) or .png (the final state), got {out}")
     nca = nca_zoo.load(args.name)
     angle = math.radians(args.angle)
-    out = Path(args.out)
     if out.suffix.lower() == ".gif":
         nca.save_gif(out, args.steps, args.every, size=args.size, seed=args.seed, angle=angle, scale=args.scale)
-    elif out.suffix.lower() == ".png":
-        nca.save_png(out, args.steps, size=args.size, seed=args.seed, angle=angle, scale=args.scale)
     else:
-        raise SystemExit(f"--out must end in .gif or .png, got {out}")
+        nca.save_png(out, args.steps, size=args.size, seed=args.seed, angle=angle, scale=args.scale)
     final = nca.grow(args.steps, size=args.size, seed=args.seed, angle=angle)
     note = f", MSE vs target {float(nca.mse(final)[0]):.5f}" if args.size == 72 and args.angle == 0 else ""
     print(f"{nca.name}: {args.steps} steps on {args.size}×{args.size} → {out}{note}")

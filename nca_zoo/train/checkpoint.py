@@ -15,6 +15,12 @@ import orbax.checkpoint as ocp
 from nca_zoo.train.step import TrainState
 
 
+def _stored(state: TrainState) -> dict:
+    """The fields written to disk: all but empty arrays (the grow recipe's (0,H,W,C) pool), which
+    orbax refuses to save; :meth:`Checkpoints.restore` takes those from the fresh state."""
+    return {name: value for name, value in state._asdict().items() if getattr(value, "size", 1) != 0}
+
+
 class Checkpoints:
     """The checkpoints of one run directory; keeps the newest ``keep``."""
 
@@ -28,7 +34,7 @@ class Checkpoints:
 
     def save(self, state: TrainState) -> int:
         iteration = int(state.iteration)
-        self._manager.save(iteration, args=ocp.args.StandardSave(state._asdict()), force=True)
+        self._manager.save(iteration, args=ocp.args.StandardSave(_stored(state)), force=True)
         self._manager.wait_until_finished()
         return iteration
 
@@ -37,9 +43,9 @@ class Checkpoints:
         iteration = self.latest() if iteration is None else iteration
         if iteration is None:
             raise FileNotFoundError(f"no checkpoint in {self.directory} to resume from")
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like._asdict())
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _stored(like))
         restored = self._manager.restore(iteration, args=ocp.args.StandardRestore(abstract))
-        return TrainState(**restored)
+        return like._replace(**restored)
 
     def close(self) -> None:
         self._manager.close()
