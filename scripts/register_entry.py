@@ -77,6 +77,9 @@ def model_card(entries: list[ZooEntry]) -> str:
         "",
         "## Entries",
         "",
+        "Wall time is the sum of a run's iteration times as logged in its `metrics.jsonl`. These runs shared the",
+        "machine's two cores with other jobs, so it overstates the cost on an idle machine (BENCHMARKS.md).",
+        "",
         "| name | target | experiment | mse_96 | mse_1000 | mse_regen | iterations (of recipe) | wall time "
         "| Hub repo | revision |",
         "|---|---|---|---|---|---|---|---|---|---|",
