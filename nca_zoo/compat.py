@@ -85,11 +85,6 @@ def perceive_with(kernel: Array, state: Array) -> Array:
     return out.reshape(b, h, w, 3 * c)
 
 
-def _alive(state: Array, layout: Layout) -> Array:
-    alpha = state[..., layout.alpha_index : layout.alpha_index + 1]
-    return nn.max_pool(alpha, (3, 3), strides=(1, 1), padding="SAME") > layout.config.alive_threshold
-
-
 def step(params: Params, state: Array, key: Array, layout: Layout) -> Array:
     """One step of a compat NCA. The core step when it can run the model; otherwise the same rule
     (fire mask, alive before and after, ``alpha``-scaled update) with a learned perception and/or
@@ -105,7 +100,9 @@ def step(params: Params, state: Array, key: Array, layout: Layout) -> Array:
     mlp = {name: params[name] for name in ("dense_0", "dense_1")}
     update = model.UpdateMLP(cfg, parent=None).apply({"params": mlp}, features)  # not a submodule
     new = state + update * fire.astype(state.dtype) * cfg.step_size
-    return new * (_alive(state, layout) & _alive(new, layout)).astype(state.dtype)
+    pre = model.alive_mask(state, cfg.alive_threshold, layout.alpha_index)
+    post = model.alive_mask(new, cfg.alive_threshold, layout.alpha_index)
+    return new * (pre & post).astype(state.dtype)
 
 
 @functools.partial(jax.jit, static_argnames=("layout", "num_steps"))

@@ -127,9 +127,12 @@ def _max3(x: Array, window: int = 3) -> Array:
     return nn.max_pool(x, window_shape=(window, window), strides=(1, 1), padding="SAME")
 
 
-def alive_mask(state: Array, threshold: float = DEFAULT_CONFIG.alive_threshold) -> Array:
-    """Cells with some alpha > threshold in their 3×3 neighbourhood: (B,H,W,1) bool."""
-    return _max3(state[..., 3:4]) > threshold
+def alive_mask(state: Array, threshold: float = DEFAULT_CONFIG.alive_threshold, alpha_index: int = 3) -> Array:
+    """Cells with some alpha > threshold in their 3×3 neighbourhood: (B,H,W,1) bool.
+
+    Alpha is channel 3 (RGBA first); ``alpha_index`` serves layouts that put it elsewhere (jax-nca compat).
+    """
+    return _max3(state[..., alpha_index : alpha_index + 1]) > threshold
 
 
 def _active_rows(active: Array) -> tuple[Array, Array]:
