@@ -36,12 +36,15 @@ def _cmd_grow(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .gif (an animation) or .png (the final state), got {out}")
     nca = nca_zoo.load(args.name)
     angle = math.radians(args.angle)
+    grow = {"size": args.size, "seed": args.seed, "angle": angle, "scale": args.scale}
     if out.suffix.lower() == ".gif":
-        nca.save_gif(out, args.steps, args.every, size=args.size, seed=args.seed, angle=angle, scale=args.scale)
+        last = nca.save_gif(out, args.steps, args.every, **grow)[-1]
+        last_step = args.steps - args.steps % args.every  # the last frame's step
     else:
-        nca.save_png(out, args.steps, size=args.size, seed=args.seed, angle=angle, scale=args.scale)
-    final = nca.grow(args.steps, size=args.size, seed=args.seed, angle=angle)
-    note = f", MSE vs target {float(nca.mse(final)[0]):.5f}" if args.size == 72 and args.angle == 0 else ""
+        last, last_step = nca.save_png(out, args.steps, **grow), args.steps
+    note = ""
+    if args.size == 72 and args.angle == 0:
+        note = f", MSE vs target at step {last_step} {float(nca.mse(last[None])[0]):.5f}"
     print(f"{nca.name}: {args.steps} steps on {args.size}×{args.size} → {out}{note}")
     return 0
 

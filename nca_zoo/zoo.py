@@ -149,9 +149,11 @@ class ZooModel:
         return mse(jnp.asarray(states), self.target)
 
     # ---- output --------------------------------------------------------------------------
-    def save_png(self, path: str | os.PathLike, steps: int = 96, *, scale: int = 4, **grow_kwargs: Any) -> None:
-        """Grow for ``steps`` steps and save the result as a PNG."""
-        render.save_png(path, np.asarray(self.grow(steps, **grow_kwargs)[0]), scale)
+    def save_png(self, path: str | os.PathLike, steps: int = 96, *, scale: int = 4, **grow_kwargs: Any) -> np.ndarray:
+        """Grow for ``steps`` steps and save the result as a PNG; returns the state saved (H, W, C)."""
+        state = np.asarray(self.grow(steps, **grow_kwargs)[0])
+        render.save_png(path, state, scale)
+        return state
 
     def save_gif(
         self,
@@ -163,10 +165,12 @@ class ZooModel:
         duration_ms: int = 40,
         regenerate: bool = False,
         **kwargs: Any,
-    ) -> None:
-        """Save a growth animation (or grow → damage → regrow with ``regenerate=True``) as a GIF."""
+    ) -> np.ndarray:
+        """Save a growth animation (or grow → damage → regrow with ``regenerate=True``) as a GIF;
+        returns the states shown (T, H, W, C)."""
         frames = self.regenerate(steps, steps, every, **kwargs) if regenerate else self.frames(steps, every, **kwargs)
         render.save_gif(path, frames, scale, duration_ms)
+        return frames
 
     # ---- Hugging Face Hub (ModelHubMixin layout; the logic lives in nca_zoo.hub_repo) ---------
     def save_pretrained(
