@@ -7,27 +7,13 @@
 
 from __future__ import annotations
 
+from nca_zoo import _source_tree  # noqa: F401 - a checkout on PYTHONPATH: weights/ as nca_zoo.bundled
 from nca_zoo.config import NCAConfig
+from nca_zoo.factory import load
 from nca_zoo.model import damage, rollout, seed, step, to_rgb, to_rgba
 from nca_zoo.registry import UnknownModelError, ZooEntry, get_entry, list_models
+from nca_zoo.version import __version__
 from nca_zoo.zoo import ZooModel
-
-__version__ = "0.1.0"
-
-
-def load(name: str, *, revision: str | None = None, local_files_only: bool = False) -> ZooModel:
-    """A ready pretrained NCA by registry name or alias (``"gecko"``, ``"gecko-regen-16"``, ``"🦎"``),
-    by Hub repo (``"hf-hub:org/repo"``, optionally ``"@revision"`` or ``revision=``) or by folder
-    (``"local-dir:path"``, as written by ``save_pretrained`` or ``scripts/train_and_push.py``).
-
-    Registry weights resolve bundled → local Hugging Face cache → Hub download at the pinned commit and
-    are verified against the registry's sha256. ``local_files_only=True`` (or ``HF_HUB_OFFLINE=1``)
-    never touches the network. Unknown names fail with the closest matches.
-    """
-    from nca_zoo.hub import load_model
-
-    return load_model(name, revision=revision, local_files_only=local_files_only)
-
 
 __all__ = [
     "NCAConfig",

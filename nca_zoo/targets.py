@@ -8,17 +8,27 @@ Noto Color Emoji font (Debian: ``fonts-noto-color-emoji``), exactly as the shipp
 from __future__ import annotations
 
 import importlib.resources
+import numbers
 import os
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
+from typing import IO
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 TARGET_SIZE = 40
 PADDING = 16
 GRID_SIZE = TARGET_SIZE + 2 * PADDING
+
+#: Bounds on what a target may be (whatever its source: a user's file, a Hub repo, a recipe):
+#: the shape's side in pixels, the NCA grid's side, and the pixels of an image file read as input.
+MIN_TARGET_SIZE = 4
+MAX_GRID_SIZE = 1024
+MIN_IMAGE_SIDE = 8  # also the least extent of the visible shape
+MAX_IMAGE_PIXELS = 50_000_000  # ~7000²: a photo is fine, a decompression bomb is not
 
 #: The ten Distill emoji, in the order of the original article's models.
 EMOJI: dict[str, str] = {
@@ -48,6 +58,11 @@ def _to_premultiplied(img: Image.Image, size: int) -> np.ndarray:
     if bbox is None:
         raise ValueError("the image is fully transparent: there is no shape to grow")
     img = img.crop(bbox)
+    if max(img.size) < MIN_IMAGE_SIDE:
+        raise ValueError(
+            f"the visible shape is only {img.width}×{img.height} pixels; a target needs a shape at least "
+            f"{MIN_IMAGE_SIDE} pixels across (the rest transparent)"
+        )
     img.thumbnail((size, size), Image.Resampling.LANCZOS)
     canvas = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     canvas.paste(img, ((size - img.width) // 2, (size - img.height) // 2))
@@ -60,18 +75,71 @@ def has_alpha(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
 
 
+def check_int(name: str, value: object, low: int, high: int) -> int:
+    """``value`` as an int if it is a whole number in [low, high] (not a bool or a float), else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+    return int(value)
+
+
+def open_image(
+    source: str | os.PathLike | IO[bytes],
+    *,
+    name: str | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    min_side: int = MIN_IMAGE_SIDE,
+) -> Image.Image:
+    """Open and decode an image file, refusing what is not an image and sizes outside the bounds
+    before any pixel is decoded (a 12000² PNG is a few kB on disk and gigabytes in memory).
+
+    Every failure is a ValueError naming the file (``name``, default the path) and the fix.
+    """
+    name = name or str(source)
+    with warnings.catch_warnings():  # PIL warns about big images; the bound below is tighter
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(source)
+        except (UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, OSError) as err:
+            if isinstance(err, FileNotFoundError):
+                raise
+            raise ValueError(
+                f"{name} is not a readable image ({err}); a target must be an RGBA PNG (or another image "
+                "format Pillow reads) with a transparent background"
+            ) from err
+    width, height = img.size
+    if width * height > max_pixels or min(width, height) < min_side:
+        img.close()
+        if width * height > max_pixels:
+            limit = f"at most {max_pixels:,} pixels: scale it down first"
+        else:
+            limit = f"at least {min_side}×{min_side} pixels: use a larger image"
+        raise ValueError(f"{name} is {width}×{height} pixels; a target image must be {limit}")
+    try:
+        img.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        img.close()
+        raise ValueError(f"{name} could not be decoded ({err}): the image is truncated or corrupt") from err
+    return img
+
+
 def load_image(path: str | os.PathLike, size: int = TARGET_SIZE) -> np.ndarray:
     """An RGBA image file → premultiplied (size, size, 4) float32; the alpha defines the shape."""
     path = Path(path)
+    size = check_int("target size", size, MIN_TARGET_SIZE, MAX_GRID_SIZE)
     if not path.is_file():
         raise FileNotFoundError(f"target image not found: {path}")
-    with Image.open(path) as img:
+    with open_image(path) as img:
         if not has_alpha(img):
             raise ValueError(
                 f"{path} has no alpha channel (mode {img.mode}): an NCA target's shape is its "
                 "transparency. Save it as an RGBA PNG with a transparent background."
             )
-        return _to_premultiplied(img, size)
+        try:
+            return _to_premultiplied(img, size)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
 
 
 def find_emoji_font() -> Path:
@@ -121,6 +189,7 @@ def load_target(spec: str | os.PathLike, size: int = TARGET_SIZE) -> np.ndarray:
 
     Zoo targets come from the PNGs the package ships, so no font is needed for them.
     """
+    size = check_int("target size", size, MIN_TARGET_SIZE, MAX_GRID_SIZE)
     if isinstance(spec, str) and (name := resolve_name(spec)) is not None:
         path = shipped_target_path(name)
         if path.is_file():
@@ -140,6 +209,19 @@ def pad_target(rgba: np.ndarray, padding: int = PADDING) -> np.ndarray:
     return np.pad(rgba, ((padding, padding), (padding, padding), (0, 0)))
 
 
+def check_grid(size: object, padding: object) -> tuple[int, int]:
+    """(target_size, padding) as ints if they make a grid of at most :data:`MAX_GRID_SIZE` cells a side."""
+    size = check_int("target_size", size, MIN_TARGET_SIZE, MAX_GRID_SIZE)
+    padding = check_int("padding", padding, 0, MAX_GRID_SIZE)
+    if size + 2 * padding > MAX_GRID_SIZE:
+        raise ValueError(
+            f"target_size {size} + 2 × padding {padding} = a {size + 2 * padding}-cell grid; "
+            f"at most {MAX_GRID_SIZE} cells a side are supported"
+        )
+    return size, padding
+
+
 def grid_target(spec: str | os.PathLike, size: int = TARGET_SIZE, padding: int = PADDING) -> np.ndarray:
     """The padded training/evaluation target for ``spec``: (size + 2·padding)² × 4."""
+    size, padding = check_grid(size, padding)
     return pad_target(load_target(spec, size), padding)

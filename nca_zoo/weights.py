@@ -19,9 +19,11 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 
 from nca_zoo.config import NCAConfig
+from nca_zoo.model import init_params
 
 FORMAT = "nca-zoo"
 FORMAT_VERSION = "1"
+MAX_FILE_BYTES = 512 << 20  # the largest NCAConfig's parameters take ~140 MB
 
 
 class WeightsError(ValueError):
@@ -75,8 +77,6 @@ def unflatten_params(flat: dict[str, np.ndarray]) -> dict[str, Any]:
 
 def expected_shapes(config: NCAConfig) -> dict[str, tuple[int, ...]]:
     """Parameter shapes the architecture ``config`` needs, keyed like the safetensors file."""
-    from nca_zoo.model import init_params
-
     shapes = jax.eval_shape(lambda: init_params(config, jax.random.PRNGKey(0)))
     return {k: tuple(v.shape) for k, v in _flat_leaves(shapes).items()}
 
@@ -100,6 +100,12 @@ def check_params(flat: dict[str, np.ndarray], config: NCAConfig, source: str) ->
             raise WeightsError(
                 f"{source}: '{key}' has shape {tuple(flat[key].shape)} but {config} needs {shape}; "
                 "the weights were made for another architecture"
+            )
+        if flat[key].dtype != np.float32:
+            raise WeightsError(
+                f"{source}: '{key}' holds {flat[key].dtype} values, but nca-zoo weights are float32 "
+                "(safetensors dtype F32); the file was written by something else or relabelled. Convert the "
+                "parameters to float32 and save them with nca_zoo.weights.save_weights"
             )
         if not np.all(np.isfinite(flat[key])):
             raise WeightsError(f"{source}: '{key}' contains NaN or infinite values")
@@ -158,8 +164,7 @@ def from_bytes(
         raise WeightsError(f"{source}: not a readable safetensors file ({err}); it may be truncated or corrupt") from (
             err
         )
-    stored = metadata.get("config")
-    file_config = NCAConfig.from_dict(json.loads(stored)) if stored else None
+    file_config = _metadata_config(metadata.get("config"), source)
     if config is not None and file_config is not None and config != file_config:
         diffs = {k: (v, getattr(file_config, k)) for k, v in config.to_dict().items() if getattr(file_config, k) != v}
         raise WeightsError(f"{source}: config mismatch, expected vs stored: {diffs}")
@@ -177,6 +182,10 @@ def load_weights(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
+    if (size := path.stat().st_size) > MAX_FILE_BYTES:
+        raise WeightsError(
+            f"{path} is {size:,} bytes, more than any nca-zoo model takes ({MAX_FILE_BYTES:,}); not used"
+        )
     return from_bytes(path.read_bytes(), source=str(path), config=config, sha256=sha256)
 
 
@@ -185,4 +194,20 @@ def _read_metadata(data: bytes) -> dict[str, str]:
         raise ValueError("file shorter than the safetensors header")
     n = int.from_bytes(data[:8], "little")
     header = json.loads(data[8 : 8 + n])
-    return header.get("__metadata__", {}) or {}
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(metadata, dict):
+        return {}
+    return {key: value for key, value in metadata.items() if isinstance(value, str)}
+
+
+def _metadata_config(stored: str | None, source: str) -> NCAConfig | None:
+    """The NCAConfig a file's metadata records (JSON text), None when it records none."""
+    if not stored:
+        return None
+    try:
+        return NCAConfig.from_dict(json.loads(stored))
+    except ValueError as err:  # json.JSONDecodeError is a ValueError too
+        raise WeightsError(
+            f"{source}: the 'config' in the file's metadata is not a valid NCAConfig ({err}); the file was not "
+            "written by nca-zoo or was edited. Re-save the weights with nca_zoo.weights.save_weights"
+        ) from err

@@ -11,8 +11,10 @@ use, checked against huggingface_hub's source):
   ``POST /api/models/{repo}/commit/{revision}`` (ndjson; returns ``commitOid``),
   ``GET /api/models/{repo}/revision/{revision}`` (repo info, used for no-op commits).
 
-Writes need ``Authorization: Bearer <token>``. Tests can make files fail (``fail``) or serve other
-bytes than were committed (``tamper``), and read the request log (``requests``).
+Writes need ``Authorization: Bearer <token>``. Tests can make files fail (``fail``), serve other
+bytes than were committed (``tamper``), act as a hostile or broken mirror (``etags``: a chosen ETag
+header; ``any_revision``: answer every revision with main; ``delay``: answer only after a while),
+and read the request log (``requests``).
 """
 
 from __future__ import annotations
@@ -44,10 +46,12 @@ class Repo:
     commits: dict[str, dict[str, bytes]] = field(default_factory=dict)  # oid → {path: content}
     branches: dict[str, str] = field(default_factory=dict)
 
-    def resolve(self, revision: str) -> str | None:
+    def resolve(self, revision: str, *, any_revision: bool = False) -> str | None:
         if revision in self.branches:
             return self.branches[revision]
-        return revision if revision in self.commits else None
+        if revision in self.commits:
+            return revision
+        return self.branches.get("main") if any_revision else None
 
 
 class HubServer:
@@ -58,6 +62,10 @@ class HubServer:
         self.repos: dict[str, Repo] = {}
         self.fail: dict[tuple[str, str], int] = {}  # (HEAD|GET, file name) → HTTP status to answer instead
         self.tampered: dict[tuple[str, str], bytes] = {}  # (repo, file name) → bytes served instead
+        self.etags: dict[tuple[str, str], str] = {}  # (repo, file name) → ETag header sent instead of the blob sha1
+        self.delay: dict[tuple[str, str], float] = {}  # (HEAD|GET, file name) → seconds before answering
+        self.any_revision = False  # resolve every unknown revision to main, as a hostile mirror may
+        self.stopping = threading.Event()  # wakes delayed answers when the server shuts down
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -74,6 +82,7 @@ class HubServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -207,7 +216,7 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             if repo is None:
                 self._error(404, "Repository not found", "RepoNotFound")
                 return None
-            oid = repo.resolve(revision)
+            oid = repo.resolve(revision, any_revision=hub.any_revision)
             if oid is None:
                 self._error(404, "Invalid rev id", "RevisionNotFound")
                 return None
@@ -267,6 +276,10 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             self._json(200, {"id": repo_id, "sha": oid, "siblings": siblings, "private": False})
 
         def _resolve(self, repo_id: str, revision: str, filename: str) -> None:
+            delay = hub.delay.get((self.command, filename))
+            if delay and hub.stopping.wait(delay):
+                self.close_connection = True  # shutting down: drop the request unanswered
+                return
             status = hub.fail.get((self.command, filename))
             if status:
                 return self._error(status, f"injected HTTP {status}")
@@ -280,9 +293,10 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                     data = hub.tampered.get((repo_id, filename), data)
             if data is None:
                 return self._error(404, "Entry not found", "EntryNotFound", commit=oid)
+            etag = hub.etags.get((repo_id, filename), git_blob_sha1(data))
             headers = {
                 "Content-Type": "application/octet-stream",
-                "ETag": f'"{git_blob_sha1(data)}"',
+                "ETag": f'"{etag}"',
                 "X-Repo-Commit": oid,
                 "Accept-Ranges": "bytes",
             }
@@ -321,7 +335,9 @@ def use_hub(monkeypatch: Any, endpoint: str, hf_home: Path, *, token: str | None
         "HUGGING_FACE_HUB_TOKEN",
         "HF_OIDC_RESOURCE",
         "HF_HUB_ETAG_TIMEOUT",
+        "HF_HUB_DOWNLOAD_TIMEOUT",
         "HUGGINGFACE_CO_STAGING",
+        "NCA_ZOO_HUB_TIMEOUT",
     ):
         monkeypatch.delenv(key, raising=False)
     if token is not None:

@@ -34,7 +34,9 @@ def test_wheel_ships_weights_targets_and_registry(wheel):
         assert f"nca_zoo/bundled/{nca_zoo.get_entry(name).weights_file}" in names
     for target in ("gecko", "smiley", "boom", "eye", "fish", "butterfly", "ladybug", "web", "pretzel", "tree"):
         assert f"nca_zoo/bundled/targets/{target}.png" in names
-    for asset in ("nca_zoo/export/README.md", "nca_zoo/export/web/nca.js", "nca_zoo/export/web/index.html"):
+    web = ("nca_zoo/export/web/nca.js", "nca_zoo/export/web/index.html")
+    webgl = ("nca_zoo/export/webgl/nca.js", "nca_zoo/export/webgl/index.html")
+    for asset in ("nca_zoo/export/README.md", *web, *webgl):
         assert asset in names
     assert not any(n.startswith(("tests/", "runs/", "benchmarks/")) for n in names)
 

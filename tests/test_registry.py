@@ -8,7 +8,7 @@ import pytest
 
 from nca_zoo import registry
 from nca_zoo.config import NCAConfig
-from nca_zoo.hub import bundled_weights
+from nca_zoo.hub.pretrained import bundled_weights
 from nca_zoo.registry import UnknownModelError, ZooEntry
 from nca_zoo.weights import load_weights, sha256_file
 

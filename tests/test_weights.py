@@ -7,9 +7,14 @@ import json
 import numpy as np
 import pytest
 from conftest import random_params
+from safetensors.numpy import save as st_save
 
+import nca_zoo
+from nca_zoo import weights
 from nca_zoo.config import NCAConfig
-from nca_zoo.weights import WeightsError, load_weights, save_weights, sha256_file
+from nca_zoo.weights import WeightsError, flatten_params, load_weights, save_weights, sha256_file
+
+CONFIG_METADATA = {"config": json.dumps(NCAConfig().to_dict())}
 
 
 def test_round_trip_keys_metadata_and_sha(tmp_path):
@@ -108,3 +113,53 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         save_weights(path, random_params(seed=5), NCAConfig())
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64, np.int8, np.int32, np.bool_])
+def test_weights_of_another_dtype_are_refused(tmp_path, dtype):
+    """Right shapes, wrong dtype: never loaded, even where no sha256 is known."""
+    flat = flatten_params(random_params())
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(st_save({k: v.astype(dtype) for k, v in flat.items()}, metadata=CONFIG_METADATA))
+    with pytest.raises(WeightsError, match=r"'dense_0/bias' holds \w+ values.*float32"):
+        load_weights(path)
+    with pytest.raises(WeightsError, match="float32"):
+        nca_zoo.load(str(path))
+
+
+def test_float32_bytes_relabelled_as_int32_are_refused(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_weights(path, random_params(), NCAConfig())
+    data = path.read_bytes()
+    assert data.count(b'"dtype":"F32"') == 4
+    path.write_bytes(data.replace(b'"dtype":"F32"', b'"dtype":"I32"'))  # same length: only the label changes
+    with pytest.raises(WeightsError, match="int32 values"):
+        load_weights(path)
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ("{not json", "Expecting property name"),
+        ("[16, 128]", "JSON object"),
+        ('"sobel"', "JSON object"),
+        ('{"channels": 16.0}', "channels must be a whole number"),
+        ('{"step_size": -1e30}', "step_size must be in"),
+        ('{"alive_threshold": NaN}', "alive_threshold must be a finite number"),
+        ('{"chanels": 16}', "unknown NCAConfig fields"),
+    ],
+)
+def test_a_malformed_config_in_the_metadata_names_the_file(tmp_path, config, problem):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(st_save(flatten_params(random_params()), metadata={"config": config}))
+    with pytest.raises(WeightsError, match=problem) as err:
+        load_weights(path)
+    assert str(path) in str(err.value) and "'config' in the file's metadata" in str(err.value)
+
+
+def test_an_oversized_file_is_refused_unread(tmp_path, monkeypatch):
+    path = tmp_path / "m.safetensors"
+    save_weights(path, random_params(), NCAConfig())
+    monkeypatch.setattr(weights, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(WeightsError, match="more than any nca-zoo model takes"):
+        load_weights(path)

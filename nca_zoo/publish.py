@@ -19,11 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import jax
+from huggingface_hub import get_token
 
-from nca_zoo import hub, hub_repo
 from nca_zoo.config import NCAConfig
+from nca_zoo.evaluate import evaluate
+from nca_zoo.hub.errors import PushError
+from nca_zoo.hub.files import push_folder
+from nca_zoo.hub.layout import CARD_NAME, repo_files
 from nca_zoo.registry import HUB_ORG, ZooEntry
+from nca_zoo.targets import grid_target, resolve_name
+from nca_zoo.train.loop import train
 from nca_zoo.train.recipe import TrainConfig, preset
+from nca_zoo.version import __version__
+from nca_zoo.zoo import ZooModel
 
 RUN_DIR = "run"
 
@@ -47,8 +55,6 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 def target_name(spec: str) -> str:
     """A registry-friendly name for a target: zoo name, emoji name (🐙 → octopus) or image file stem."""
-    from nca_zoo.targets import resolve_name
-
     if (name := resolve_name(spec)) is not None:
         return name
     if Path(spec).suffix or os.sep in spec or Path(spec).exists():
@@ -112,8 +118,6 @@ def entry_for_run(
     repo_id: str | None = None,
 ) -> ZooEntry:
     """The registry entry of a trained run (revision None: only a real push gives it a commit)."""
-    import nca_zoo
-
     name = f"{target}-{train_config.experiment}-{model_config.channels}"
     wall_time, final_loss = _run_log(run_dir, iterations)
     return ZooEntry(
@@ -131,7 +135,7 @@ def entry_for_run(
             "wall_time_s": round(wall_time, 1),
             "hardware": hardware(),
             "final_loss": final_loss,
-            "nca_zoo_version": nca_zoo.__version__,
+            "nca_zoo_version": __version__,
             "jax_version": jax.__version__,
             "date": datetime.date.today().isoformat(),
         },
@@ -163,13 +167,6 @@ def train_and_publish(
     With ``push=True`` the folder is uploaded to ``repo_id`` (default ``nca-zoo/<name>``) in one
     commit and the returned entry carries that commit as its ``revision``; otherwise revision is None.
     """
-    from huggingface_hub import get_token
-
-    from nca_zoo.evaluate import evaluate
-    from nca_zoo.targets import grid_target
-    from nca_zoo.train.loop import train
-    from nca_zoo.zoo import ZooModel
-
     train_config = preset(experiment, **{"seed": seed, **(overrides or {})})
     if iterations is not None:
         train_config = dataclasses.replace(train_config, iterations=iterations)
@@ -177,7 +174,7 @@ def train_and_publish(
     name = f"{target_name(target)}-{experiment}-{model_config.channels}"
     repo_id = repo_id or f"{HUB_ORG}/{name}"
     if push and not (token or get_token()):  # fail before hours of training, not after
-        raise hub.PushError(
+        raise PushError(
             f"--push to {repo_id} needs a Hugging Face token with write access: set HF_TOKEN or run `hf auth login`"
         )
     out = Path(out)
@@ -205,11 +202,11 @@ def train_and_publish(
         repo_id=repo_id,
     )
     say(f"writing the repo folder {out} …")
-    (out / hub_repo.CARD_NAME).unlink(missing_ok=True)  # this folder's card is ours: re-render it
+    (out / CARD_NAME).unlink(missing_ok=True)  # this folder's card is ours: re-render it
     model = ZooModel(model_config, result.params, entry=entry, target=grid)
-    hub_repo.save_pretrained(model, out, model_card_kwargs={"repo_id": repo_id}, weights_file=result.weights_path)
+    model.save_pretrained(out, model_card_kwargs={"repo_id": repo_id}, weights_file=result.weights_path)
     if not push:
         return entry
-    commit = hub.push_folder(out, repo_id, hub_repo.repo_files(out), token=token, private=private, progress=progress)
+    commit = push_folder(out, repo_id, repo_files(out), token=token, private=private, progress=progress)
     say(f"pushed {repo_id} at commit {commit.oid}: {commit.commit_url}")
     return dataclasses.replace(entry, revision=commit.oid)

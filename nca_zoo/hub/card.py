@@ -12,6 +12,8 @@ from typing import Any
 
 from huggingface_hub import ModelCardData
 
+from nca_zoo import evaluate
+
 LIBRARY_NAME = "nca-zoo"
 BASE_TAGS = ("jax", "flax", "neural-cellular-automata", "cellular-automata", "growing-nca", "self-organization")
 
@@ -36,6 +38,9 @@ EXPERIMENT_TEXT = {
 }
 
 METRIC_TEXT = {
+    **evaluate.METRIC_TEXT,
+    "stable": "finite, bounded and alive in every rollout at step 1000 (1.0 = yes)",
+    # the first protocol's names, for repos written before it changed
     "mse_96": "after 96 steps from the seed",
     "mse_1000": "after 1000 steps (does the pattern persist?)",
     "mse_regen": "grown 200 steps, right half erased, then 200 more steps",
