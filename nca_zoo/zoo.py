@@ -15,8 +15,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nca_zoo import model, render
+from nca_zoo import evaluate, model, render
 from nca_zoo.config import NCAConfig
+from nca_zoo.hub.mixin import NCAHubMixin
 from nca_zoo.registry import ZooEntry
 
 
@@ -38,11 +39,13 @@ def _as_state(state: Any, channels: int) -> jax.Array:
 
 
 @dataclasses.dataclass(eq=False)
-class ZooModel:
+class ZooModel(NCAHubMixin):
     """A pretrained (or converted, or freshly trained) NCA.
 
     Attributes: ``config`` (architecture), ``params`` (Flax param dict), ``entry`` (its registry
     entry, or None), ``target`` ((72,72,4) premultiplied RGBA it was trained on, or None).
+    Hub repo folders: ``save_pretrained`` / ``push_to_hub`` / ``from_pretrained`` (from
+    :class:`nca_zoo.hub.mixin.NCAHubMixin`).
     """
 
     config: NCAConfig
@@ -103,7 +106,9 @@ class ZooModel:
 
     def grow(self, steps: int = 96, size: int = 72, seed: int = 0, angle: float = 0.0, batch: int = 1) -> jax.Array:
         """Grow from the single-cell seed for ``steps`` steps → final states (batch, size, size, C)."""
-        return self.rollout(self.seed(batch, size), seed, steps, angle=angle)[0]
+        steps = render.check_count("steps", steps, 0)
+        start = self.seed(render.check_count("batch", batch), render.check_count("size", size))
+        return self.rollout(start, seed, steps, angle=angle)[0]
 
     def frames(
         self,
@@ -116,7 +121,11 @@ class ZooModel:
         state: Any = None,
     ) -> np.ndarray:
         """States (T+1, H, W, C) of one rollout: the start, then every ``every`` steps."""
-        start = self.seed(1, size) if state is None else _as_state(state, self.config.channels)[:1]
+        steps, every = render.check_count("steps", steps, 0), render.check_count("every", every)
+        if state is None:
+            start = self.seed(1, render.check_count("size", size))
+        else:
+            start = _as_state(state, self.config.channels)[:1]
         _, frames = self.rollout(start, seed, steps, angle=angle, every=every)
         return np.concatenate([np.asarray(start), np.asarray(frames)[:, 0]], axis=0)
 
@@ -142,18 +151,21 @@ class ZooModel:
     # ---- quality -------------------------------------------------------------------------
     def mse(self, states: Any) -> np.ndarray:
         """Per-sample RGBA MSE against the target (states (B,H,W,C) on the target's grid)."""
-        from nca_zoo.evaluate import mse
-
         if self.target is None:
             raise ValueError(f"{self.name} has no target to compare with")
-        return mse(jnp.asarray(states), self.target)
+        return evaluate.mse(jnp.asarray(states), self.target)
 
     # ---- output --------------------------------------------------------------------------
-    def save_png(self, path: str | os.PathLike, steps: int = 96, *, scale: int = 4, **grow_kwargs: Any) -> np.ndarray:
-        """Grow for ``steps`` steps and save the result as a PNG; returns the state saved (H, W, C)."""
+    def save_png(self, path: str | os.PathLike, steps: int = 96, *, scale: int = 4, **grow_kwargs: Any) -> render.Saved:
+        """Grow for ``steps`` steps (``grow_kwargs``: see :meth:`grow`) and save the first sample as a
+        PNG (``path`` must end in .png). Returns :class:`nca_zoo.render.Saved`: the path, the step
+        shown, and its MSE against the target (when there is one on this grid and the angle is 0)."""
+        path, scale = render.check_suffix(path, ".png"), render.check_count("scale", scale)
         state = np.asarray(self.grow(steps, **grow_kwargs)[0])
         render.save_png(path, state, scale)
-        return state
+        on_target = self.target is not None and self.target.shape[:2] == state.shape[:2]
+        mse = float(self.mse(state[None])[0]) if on_target and not grow_kwargs.get("angle") else None
+        return render.Saved(path, int(steps), 1, mse)
 
     def save_gif(
         self,
@@ -165,44 +177,18 @@ class ZooModel:
         duration_ms: int = 40,
         regenerate: bool = False,
         **kwargs: Any,
-    ) -> np.ndarray:
-        """Save a growth animation (or grow → damage → regrow with ``regenerate=True``) as a GIF;
-        returns the states shown (T, H, W, C)."""
+    ) -> render.Saved:
+        """Save a growth animation (``kwargs``: see :meth:`frames`), or grow → damage → regrow with
+        ``regenerate=True`` (``kwargs``: see :meth:`regenerate`), as a GIF (``path`` must end in .gif).
+        Returns :class:`nca_zoo.render.Saved`: the path, the step of the last frame (counting the
+        regrowth after the damage), the frame count, and the last frame's MSE against the target
+        (when there is one on this grid and the angle is 0). :meth:`frames` gives the states."""
+        path, scale = render.check_suffix(path, ".gif"), render.check_count("scale", scale)
+        duration_ms = render.check_count("duration_ms", duration_ms)
+        steps, every = render.check_count("steps", steps, 0), render.check_count("every", every)
         frames = self.regenerate(steps, steps, every, **kwargs) if regenerate else self.frames(steps, every, **kwargs)
         render.save_gif(path, frames, scale, duration_ms)
-        return frames
-
-    # ---- Hugging Face Hub (ModelHubMixin layout; the logic lives in nca_zoo.hub_repo) ---------
-    def save_pretrained(
-        self,
-        save_directory: str | os.PathLike,
-        *,
-        repo_id: str | None = None,
-        push_to_hub: bool = False,
-        model_card_kwargs: dict[str, Any] | None = None,
-        **push_to_hub_kwargs: Any,
-    ) -> Any:
-        """Write this model's Hub repo folder (config.json, model.safetensors, card, target, GIFs)."""
-        from nca_zoo.hub_repo import save_pretrained
-
-        return save_pretrained(
-            self,
-            save_directory,
-            repo_id=repo_id,
-            push_to_hub=push_to_hub,
-            model_card_kwargs=model_card_kwargs,
-            **push_to_hub_kwargs,
-        )
-
-    def push_to_hub(self, repo_id: str, **kwargs: Any) -> Any:
-        """Upload this model's repo folder to ``repo_id`` in one commit; returns the CommitInfo (``.oid``)."""
-        from nca_zoo.hub_repo import push_to_hub
-
-        return push_to_hub(self, repo_id, **kwargs)
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any) -> ZooModel:
-        """Load a repo folder or a Hub repo id (``revision=``, ``local_files_only=``, ...), sha256-verified."""
-        from nca_zoo.hub_repo import from_pretrained
-
-        return from_pretrained(pretrained_model_name_or_path, **kwargs)
+        last_step = (steps - steps % every) * (2 if regenerate else 1)
+        on_target = self.target is not None and self.target.shape[:2] == frames.shape[1:3]
+        mse = float(self.mse(frames[-1:])[0]) if on_target and not kwargs.get("angle") else None
+        return render.Saved(path, last_step, len(frames), mse)

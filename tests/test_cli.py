@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
 
 from nca_zoo.cli import main
@@ -55,3 +57,114 @@ def test_train_and_resume_from_the_command_line(tmp_path):
     other = [*cmd[:-4], "--iters", "3", "--out", str(out), "--resume", "--seed", "7"]
     refused = subprocess.run(other, capture_output=True, text=True, check=False)
     assert refused.returncode == 2 and "different settings" in refused.stderr
+
+
+# ---- trust and first use (issue 11) ---------------------------------------------------------------
+MICRO = {"batch_size": 2, "pool_size": 4, "min_steps": 2, "max_steps": 3, "target_size": 8, "padding": 2}
+
+
+@pytest.fixture
+def micro_training(monkeypatch):
+    """``nca-zoo train`` on tiny recipes (8-px target, batch 2) with a step that only counts iterations."""
+    import jax.numpy as jnp
+
+    from nca_zoo.train import loop, recipe
+
+    full_preset = recipe.preset
+    monkeypatch.setattr(recipe, "preset", lambda experiment, **kw: full_preset(experiment, **{**MICRO, **kw}))
+
+    def step(state, target, *, model_config, train_config):
+        iteration = state.iteration + 1
+        batch = jnp.zeros((train_config.batch_size, *target.shape[:2], model_config.channels))
+        return state._replace(iteration=iteration), {"loss": 1.0 / iteration, "steps": jnp.int32(2), "batch": batch}
+
+    monkeypatch.setattr(loop, "train_step", step)
+
+
+def test_train_validates_its_options_before_writing_anything(tmp_path, capsys, micro_training):
+    out = tmp_path / "run"
+    train = ["train", "--target", "gecko", "--experiment", "persist", "--out", str(out)]
+    for bad, message in [
+        (["--iters", "0"], "iterations must be a positive integer, got 0"),
+        (["--iters", "-5"], "iterations must be a positive integer, got -5"),
+        (["--lr", "nan"], "learning_rate must be a finite number, got nan"),
+        (["--decayed-lr", "0"], "decayed_learning_rate must be positive"),
+        (["--checkpoint-every", "0"], "checkpoint_every must be a positive integer"),
+    ]:
+        assert main([*train, *bad]) == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists()
+
+
+def test_iters_is_the_total_and_more_adds_iterations(tmp_path, capsys, micro_training):
+    out = tmp_path / "run"
+    train = ["train", "--target", "gecko", "--experiment", "persist", "--out", str(out)]
+    assert main([*train, "--iters", "2"]) == 0
+    assert "trained 2 iterations" in capsys.readouterr().out
+    assert main([*train, "--resume", "--iters", "1"]) == 2
+    assert "total budget" in (err := capsys.readouterr().err) and "--more N" in err
+    assert main([*train, "--resume"]) == 0  # the run's own budget (2), not the recipe's 8000: nothing to do
+    done = capsys.readouterr().out
+    assert "nothing to do" in done and "2 of 2 iterations" in done and "nan" not in done
+    assert main([*train, "--resume", "--more", "1", "--lr", "1e-3"]) == 0  # a resume may change the learning rate
+    assert "trained 3 iterations" in capsys.readouterr().out
+    run = json.loads((out / "run.json").read_text())["train_config"]
+    assert (run["iterations"], run["learning_rate"]) == (3, 1e-3)
+    assert main([*train, "--resume", "--lr", "1e-4", "--seed", "7"]) == 2  # other settings may not change
+    assert "different settings" in capsys.readouterr().err
+
+    # continue its snapshot elsewhere: its iteration counts towards --iters
+    other = ["train", "--target", "gecko", "--out", str(tmp_path / "b"), "--init", str(out / "snapshot.safetensors")]
+    assert main([*other, "--iters", "5"]) == 0
+    assert "trained 5 iterations (2 in" in capsys.readouterr().out
+    lines = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["iteration"] for line in lines] == [4, 5]
+    stored = json.loads((tmp_path / "b" / "run.json").read_text())["train_config"]
+    assert (stored["experiment"], stored["learning_rate"], stored["iterations"]) == ("persist", 1e-3, 5)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--steps", "-5"], "--steps must be a non-negative integer, got -5"),
+        (["--size", "0"], "--size must be a positive integer, got 0"),
+        (["--scale", "0"], "--scale must be a positive integer, got 0"),
+        (["--every", "0"], "--every must be a positive integer, got 0"),
+    ],
+)
+def test_grow_rejects_bad_numbers_with_a_message(tmp_path, capsys, option, message):
+    out = tmp_path / "gecko.gif"
+    assert main(["grow", "gecko", *option, "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_help_shows_every_default_and_explains_every_option(capsys):
+    from nca_zoo.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, sub in commands.items():
+        for action in sub._actions:
+            assert action.help, f"nca-zoo {name} {action.dest} has no help text"
+    with pytest.raises(SystemExit):
+        main(["grow", "--help"])
+    grow_help = " ".join(capsys.readouterr().out.split())
+    for shown in ("(default: 200)", "(default: gecko.gif)", "(default: gecko)", "(default: 4)"):
+        assert shown in grow_help
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    train_help = " ".join(capsys.readouterr().out.split())
+    for shown in ("--lr", "--decayed-lr", "--more N", "total iterations", "snapshot.safetensors", "(default: 200)"):
+        assert shown in train_help
+    assert "default: None" not in train_help
+
+
+def test_export_without_the_runtime_names_both_installs_and_creates_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if the export extra were not installed
+    monkeypatch.setitem(sys.modules, "jax2onnx", None)
+    out = tmp_path / "gecko_web"
+    assert main(["export", "gecko", "--format", "onnx-web", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'nca-zoo[export]'" in err and "pip install -e '.[export]'" in err
+    assert not out.exists()

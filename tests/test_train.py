@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -127,3 +131,173 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
 def test_target_of_the_wrong_size_is_rejected(tmp_path):
     with pytest.raises(ValueError, match=r"expected \(20, 20, 4\)"):
         loop.train(np.zeros((72, 72, 4)), tmp_path, train_config=tiny(), progress=False)
+
+
+# ---- trust: divergence, locking, validation, budget, snapshots (issue 11) ----------------------------
+MICRO = {"batch_size": 2, "pool_size": 4, "min_steps": 2, "max_steps": 3, "target_size": 8, "padding": 2}
+
+
+def micro(**overrides) -> TrainConfig:
+    return preset("persist", **{**MICRO, **overrides})
+
+
+def micro_target() -> np.ndarray:
+    return grid_target("gecko", 8, 2)
+
+
+@pytest.fixture
+def counting_step(monkeypatch):
+    """A train step that only counts iterations (loss 1/iteration): the loop's bookkeeping, no compile."""
+
+    def step(state, target, *, model_config, train_config):
+        iteration = state.iteration + 1
+        batch = jnp.zeros((train_config.batch_size, *target.shape[:2], model_config.channels))
+        return state._replace(iteration=iteration), {"loss": 1.0 / iteration, "steps": jnp.int32(2), "batch": batch}
+
+    monkeypatch.setattr(loop, "train_step", step)
+
+
+def _log(run) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_diverged_update_is_never_checkpointed_and_a_lower_lr_resumes(tmp_path, monkeypatch):
+    from nca_zoo.train.checkpoint import Checkpoints
+    from nca_zoo.train.snapshot import load_snapshot
+
+    tc, target = micro(iterations=4), micro_target()
+    real_step = loop.train_step
+
+    def poisoned(state, target, **kw):
+        state, out = real_step(state, target, **kw)
+        if int(state.iteration) == 3:  # the update broke the parameters; the loss (from before it) is finite
+            state = state._replace(params=jax.tree.map(lambda p: p * jnp.nan, state.params))
+        return state, out
+
+    monkeypatch.setattr(loop, "train_step", poisoned)
+    diverged = r"parameters non-finite.* at iteration 3; the last good checkpoint is iteration 2.*--lr"
+    with pytest.raises(loop.TrainingDivergedError, match=diverged):
+        loop.train(target, tmp_path, train_config=tc, checkpoint_every=1, progress=False)
+    good = loop.resume_state(tmp_path, NCAConfig(), tc)
+    assert int(good.iteration) == 2
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(good.params))
+    with pytest.raises(ValueError, match="not finite"):  # the checkpointer itself refuses a broken state
+        Checkpoints(tmp_path / "other").save(good._replace(params=jax.tree.map(lambda p: p * jnp.nan, good.params)))
+
+    monkeypatch.undo()
+    lower = dataclasses.replace(tc, learning_rate=1e-3, decayed_learning_rate=1e-4, decay_at=3)
+    result = loop.train(target, tmp_path, train_config=lower, checkpoint_every=1, progress=False, resume=True)
+    assert (result.iterations, result.iterations_run) == (4, 2)
+    assert [(r["iteration"], r["lr"]) for r in _log(tmp_path)] == [(1, 2e-3), (2, 2e-3), (3, 1e-3), (4, 1e-4)]
+    assert json.loads((tmp_path / "run.json").read_text())["train_config"]["learning_rate"] == 1e-3
+    snapshot = load_snapshot(tmp_path / loop.SNAPSHOT_NAME)  # the small resumable state, written with the checkpoint
+    assert snapshot.iteration == 4 and snapshot.train_config == lower
+    for a, b in zip(jax.tree.leaves(result.params), jax.tree.leaves(snapshot.state.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="different settings"):  # only the budget and learning rates may change
+        loop.train(target, tmp_path, train_config=dataclasses.replace(lower, min_steps=3), progress=False, resume=True)
+
+
+HOLD_LOCK = (
+    "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); "
+    "os.ftruncate(fd, 0); os.write(fd, f'{os.getpid()}\\n'.encode()); print('locked', flush=True); time.sleep(120)"
+)
+
+
+def test_a_run_directory_is_locked_and_a_killed_holder_does_not_block(tmp_path, counting_step):
+    out, tc = tmp_path / "run", micro(iterations=2)
+    out.mkdir()
+    with loop.lock_run_dir(out), pytest.raises(loop.RunDirectoryLockedError, match=f"pid {os.getpid()}"):
+        loop.train(micro_target(), out, train_config=tc, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]  # refused before writing anything
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out / ".lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(loop.RunDirectoryLockedError, match=f"pid {holder.pid}"):
+            loop.train(micro_target(), out, train_config=tc, progress=False)
+    finally:
+        holder.kill()  # like a killed run: its lock file stays behind
+        holder.wait()
+        holder.stdout.close()
+    assert loop.train(micro_target(), out, train_config=tc, progress=False).iterations == 2
+
+
+def test_a_torn_last_metrics_line_is_dropped_on_resume_and_a_torn_middle_line_is_an_error(tmp_path, counting_step):
+    tc = micro(iterations=4)
+
+    def kill_at_3(iteration, _):
+        if iteration == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        loop.train(micro_target(), tmp_path, train_config=tc, checkpoint_every=2, on_iteration=kill_at_3)
+    with (tmp_path / "metrics.jsonl").open("a") as log:
+        log.write('{"iteration": 4, "loss": 0.2')  # killed mid-write
+    loop.train(micro_target(), tmp_path, train_config=tc, checkpoint_every=2, progress=False, resume=True)
+    assert [r["iteration"] for r in _log(tmp_path)] == [1, 2, 3, 4]
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    lines[1] = lines[1][:20]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"metrics.jsonl line 2 is not a metrics record"):
+        loop.train(micro_target(), tmp_path, train_config=tc, progress=False, resume=True)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("iterations", 0, "iterations must be a positive integer, got 0"),
+        ("iterations", -5, "iterations must be a positive integer"),
+        ("iterations", 2.5, "iterations must be a positive integer"),
+        ("batch_size", True, "batch_size must be a positive integer"),
+        ("pool_size", -4, "pool_size must be a non-negative integer"),
+        ("decay_at", -1, "decay_at must be a non-negative integer"),
+        ("target_size", 0, "target_size must be a positive integer"),
+        ("seed", -1, "seed must be a non-negative integer"),
+        ("learning_rate", float("nan"), "learning_rate must be a finite number, got nan"),
+        ("learning_rate", 0.0, "learning_rate must be positive"),
+        ("learning_rate", "1e-3", "learning_rate must be a finite number"),
+        ("decayed_learning_rate", float("inf"), "decayed_learning_rate must be a finite number"),
+        ("decayed_learning_rate", -2e-4, "decayed_learning_rate must be positive"),
+    ],
+)
+def test_every_recipe_field_is_validated(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        micro(**{field: value})
+
+
+def test_bad_loop_arguments_fail_before_anything_is_written(tmp_path):
+    out = tmp_path / "run"
+    for bad in ({"checkpoint_every": 0}, {"sample_every": -1}, {"more": 0}):
+        with pytest.raises(ValueError, match=f"{next(iter(bad))} must be"):
+            loop.train(micro_target(), out, train_config=micro(iterations=2), progress=False, **bad)
+        assert not out.exists()
+
+
+def test_iterations_is_the_total_budget(tmp_path, counting_step):
+    target = micro_target()
+    loop.train(target, tmp_path, train_config=micro(iterations=3), progress=False)
+    with pytest.raises(ValueError, match=r"already run 3 iterations, more than the 2 asked for.*total budget.*--more"):
+        loop.train(target, tmp_path, train_config=micro(iterations=2), progress=False, resume=True)
+    assert json.loads((tmp_path / "run.json").read_text())["train_config"]["iterations"] == 3  # untouched
+    done = loop.train(target, tmp_path, train_config=micro(iterations=3), progress=False, resume=True)
+    assert (done.iterations, done.iterations_run, done.final_loss) == (3, 0, pytest.approx(1 / 3))  # from the log
+    more = loop.train(target, tmp_path, train_config=micro(iterations=3), progress=False, resume=True, more=2)
+    assert (more.iterations, more.iterations_run, more.train_config.iterations) == (5, 2, 5)
+    assert [r["iteration"] for r in _log(tmp_path)] == [1, 2, 3, 4, 5]
+    assert json.loads((tmp_path / "run.json").read_text())["train_config"]["iterations"] == 5
+
+
+def test_a_snapshot_continues_in_a_new_directory(tmp_path, counting_step):
+    from nca_zoo.train.snapshot import load_snapshot
+
+    target = micro_target()
+    first = loop.train(target, tmp_path / "a", train_config=micro(iterations=3), checkpoint_every=2, progress=False)
+    snapshot = load_snapshot(tmp_path / "a" / loop.SNAPSHOT_NAME, train_config=micro(iterations=5))
+    assert snapshot.iteration == 3  # written at the end too, not only every checkpoint_every
+    result = loop.train(
+        target, tmp_path / "b", train_config=snapshot.train_config, start_state=snapshot.state, progress=False
+    )
+    assert (result.iterations, result.iterations_run) == (5, 2)  # the budget is the total, minus its iteration
+    assert [r["iteration"] for r in _log(tmp_path / "b")] == [4, 5]
+    for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(result.params), strict=True):
+        np.testing.assert_array_equal(a, b)  # the counting step keeps the parameters it was given

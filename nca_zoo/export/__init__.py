@@ -1,4 +1,5 @@
-"""Take an NCA out of JAX: TF SavedModel, ONNX (+ an onnxruntime-web runner), TFLite, Distill WebGL JSON.
+"""Take an NCA out of JAX: TF SavedModel, ONNX (+ an onnxruntime-web runner), TFLite, Distill WebGL JSON,
+and a self-contained WebGL2 web page (``web``).
 
 Every exported step is deterministic: randomness is an input. It takes ``state`` (float32 NHWC,
 (B,H,W,C)), ``update_mask`` (float32 (B,H,W,1), 1 = the cell updates) and ``angle`` (float32
@@ -8,14 +9,15 @@ Feeding the same masks to JAX (``nca.step(state, update_mask=mask)``) gives the 
 >>> from nca_zoo import export
 >>> export.export("gecko", "onnx", "gecko.onnx")  # doctest: +SKIP
 
-Optional runtimes (TensorFlow, jax2onnx, onnx, LiteRT) come with ``pip install 'nca-zoo[export]'``;
-only the Distill WebGL exporter works without them.
+Optional runtimes (TensorFlow, jax2onnx, onnx, LiteRT) come with ``pip install 'nca-zoo[export]'``
+(from a checkout: ``pip install -e '.[export]'``); the Distill WebGL and web-page exporters work without them.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,9 +31,13 @@ FORMATS: dict[str, tuple[str, str]] = {
     "onnx-web": ("nca_zoo.export.onnx_web", "export_onnx_web"),
     "tflite": ("nca_zoo.export.tflite", "export_tflite"),
     "distill-webgl": ("nca_zoo.export.distill_webgl", "export_distill_webgl"),
+    "web": ("nca_zoo.export.web", "export_web"),
 }
+#: Formats whose exporter takes a list of models (a registry wildcard such as ``'*-regen-16'``).
+MULTI_MODEL_FORMATS = frozenset({"web"})
+WILDCARDS = "*?["
 
-EXTRA_HINT = "pip install 'nca-zoo[export]'"
+EXTRA_HINT = "pip install 'nca-zoo[export]', or from a checkout pip install -e '.[export]'"
 
 
 class MissingRuntimeError(ImportError):
@@ -55,12 +61,49 @@ def resolve(nca: ZooModel | str) -> ZooModel:
     return nca_zoo.load(nca)
 
 
-def export(nca: ZooModel | str, format: str, out: str | os.PathLike, **options: Any) -> list[Path]:
-    """Export ``nca`` as ``format`` (one of :data:`FORMATS`) to ``out``; returns the files written."""
+def resolve_many(models: ZooModel | str | Sequence[ZooModel | str]) -> list[ZooModel]:
+    """Models from a ``ZooModel``, a name, a registry wildcard (``'*-regen-16'``) or a list of those."""
+    if isinstance(models, ZooModel):
+        return [models]
+    if isinstance(models, str):
+        if not any(ch in models for ch in WILDCARDS):
+            return [resolve(models)]
+        from nca_zoo.registry import UnknownModelError, list_models
+
+        names = list_models(models)
+        if not names:
+            raise UnknownModelError(f"no registered model matches {models!r}; see `nca-zoo list`")
+        return [resolve(name) for name in names]
+    return [m for item in models for m in resolve_many(item)]
+
+
+def export(
+    nca: ZooModel | str | Sequence[ZooModel | str], format: str, out: str | os.PathLike, **options: Any
+) -> list[Path]:
+    """Export ``nca`` as ``format`` (one of :data:`FORMATS`) to ``out``; returns the files written.
+
+    Formats in :data:`MULTI_MODEL_FORMATS` (``web``) also take several models: a list, or a
+    registry wildcard such as ``'*-regen-16'``.
+    """
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r}; choose one of {sorted(FORMATS)}")
     module, function = FORMATS[format]
-    return getattr(importlib.import_module(module), function)(resolve(nca), out, **options)
+    if format in MULTI_MODEL_FORMATS:
+        target: ZooModel | list[ZooModel] = resolve_many(nca)
+    elif isinstance(nca, ZooModel) or (isinstance(nca, str) and not any(ch in nca for ch in WILDCARDS)):
+        target = resolve(nca)
+    else:
+        raise ValueError(f"the {format!r} format exports one model; only {sorted(MULTI_MODEL_FORMATS)} take several")
+    return getattr(importlib.import_module(module), function)(target, out, **options)
 
 
-__all__ = ["EXTRA_HINT", "FORMATS", "MissingRuntimeError", "export", "require", "resolve"]
+__all__ = [
+    "EXTRA_HINT",
+    "FORMATS",
+    "MULTI_MODEL_FORMATS",
+    "MissingRuntimeError",
+    "export",
+    "require",
+    "resolve",
+    "resolve_many",
+]

@@ -10,9 +10,21 @@ import os
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 from nca_zoo.train.step import TrainState
+
+
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
+
+
+def is_finite(state: TrainState) -> bool:
+    """Whether the parameters and optimiser state hold no NaN or infinity (a state worth keeping)."""
+    return bool(_all_finite((state.params, state.opt_state)))
 
 
 def _stored(state: TrainState) -> dict:
@@ -33,7 +45,11 @@ class Checkpoints:
         return self._manager.latest_step()
 
     def save(self, state: TrainState) -> int:
+        """Write ``state`` as the checkpoint of its iteration; refuses a state with non-finite parameters
+        or optimiser state, so the newest checkpoint is always one a run can continue from."""
         iteration = int(state.iteration)
+        if not is_finite(state):
+            raise ValueError(f"refusing to checkpoint iteration {iteration}: its parameters are not finite")
         self._manager.save(iteration, args=ocp.args.StandardSave(_stored(state)), force=True)
         self._manager.wait_until_finished()
         return iteration

@@ -1,18 +1,21 @@
 """The training driver: runs the jitted iteration, logs, samples, checkpoints and resumes.
 
 A run directory holds ``run.json`` (configs), ``metrics.jsonl`` (one line per iteration, with its
-wall time), ``checkpoints/`` (orbax), ``samples/`` (the batch every few hundred iterations) and,
-when finished, ``model.safetensors``.
+wall time), ``checkpoints/`` (orbax: the whole train state), ``snapshot.safetensors`` (the small
+resumable state of the newest checkpoint, pool excluded: see :mod:`nca_zoo.train.snapshot`),
+``samples/`` (the batch every few hundred iterations), ``.lock`` (held while a process trains
+there) and, when finished, ``model.safetensors``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +26,30 @@ from tqdm.auto import tqdm
 
 from nca_zoo import render
 from nca_zoo.config import NCAConfig
-from nca_zoo.train.checkpoint import Checkpoints
+from nca_zoo.train.checkpoint import Checkpoints, is_finite
 from nca_zoo.train.recipe import TrainConfig
+from nca_zoo.train.snapshot import save_snapshot
 from nca_zoo.train.step import TrainState, init_state, train_step
 from nca_zoo.weights import atomic_write_bytes, save_weights
 
+try:  # POSIX; elsewhere run directories are not locked
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+#: Recipe fields a resumed run may change: its budget and learning-rate schedule (the optimiser
+#: state does not depend on them). Everything else must match the stored run.
+RESUMABLE = ("iterations", "learning_rate", "decayed_learning_rate", "decay_at")
+SNAPSHOT_NAME = "snapshot.safetensors"
+LOCK_NAME = ".lock"
+
 
 class TrainingDivergedError(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss or the parameters became NaN or infinite; the last good checkpoint is kept."""
+
+
+class RunDirectoryLockedError(RuntimeError):
+    """Another process is training in the same run directory."""
 
 
 @dataclasses.dataclass
@@ -38,12 +57,13 @@ class TrainResult:
     params: Any
     model_config: NCAConfig
     train_config: TrainConfig
-    iterations: int
+    iterations: int  # iterations completed in total
     seconds: float  # wall time of the iterations run in this call
-    final_loss: float
+    final_loss: float | None  # loss of the last iteration (from the log when none ran in this call)
     out_dir: Path
     weights_path: Path
     sha256: str
+    iterations_run: int = 0  # iterations run in this call (0: the run was already complete)
 
 
 def learning_rate(train_config: TrainConfig, iteration: int) -> float:
@@ -55,34 +75,88 @@ def _run_record(model_config: NCAConfig, train_config: TrainConfig, target_name:
     return {"model_config": model_config.to_dict(), "train_config": train_config.to_dict(), "target": target_name}
 
 
-def _without_budget(record: dict[str, Any]) -> dict[str, Any]:
-    """A run's identity: its settings except the iteration budget (a run may be extended)."""
-    return {**record, "train_config": {k: v for k, v in record["train_config"].items() if k != "iterations"}}
+def _identity(record: dict[str, Any]) -> dict[str, Any]:
+    """A run's identity: its settings except those a resumed run may change (:data:`RESUMABLE`)."""
+    return {**record, "train_config": {k: v for k, v in record["train_config"].items() if k not in RESUMABLE}}
 
 
-def _prepare_dir(out_dir: Path, record: dict[str, Any], resume: bool) -> None:
+def _check_dir(out_dir: Path, record: dict[str, Any], resume: bool) -> None:
+    """Refuse to overwrite a run without ``resume``, or to resume one with other settings."""
     run_file = out_dir / "run.json"
-    if run_file.exists():
-        if not resume:
-            raise FileExistsError(
-                f"{out_dir} already holds a training run; pass resume=True (CLI: --resume) to continue it "
-                "or choose another output directory"
-            )
-        stored = json.loads(run_file.read_text())
-        if _without_budget(stored) != _without_budget(record):
-            raise ValueError(
-                f"{out_dir} holds a run with different settings; resume it with the same settings or start "
-                f"a new directory.\n stored: {stored}\n given:  {record}"
-            )
-    atomic_write_bytes(run_file, json.dumps(record, indent=2).encode())
-
-
-def _truncate_metrics(path: Path, iteration: int) -> None:
-    """Drop log lines written after the checkpoint we resume from (they will be recomputed)."""
-    if not path.exists():
+    if not run_file.exists():
         return
-    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["iteration"] <= iteration]
-    atomic_write_bytes(path, ("\n".join(kept) + "\n").encode() if kept else b"")
+    if not resume:
+        raise FileExistsError(
+            f"{out_dir} already holds a training run; pass resume=True (CLI: --resume) to continue it "
+            "or choose another output directory"
+        )
+    stored = json.loads(run_file.read_text())
+    stored_config = stored.get("train_config", {})
+    stored = {**stored, "train_config": {**TrainConfig().to_dict(), **stored_config}}  # fields added since
+    if _identity(stored) != _identity(record):
+        raise ValueError(
+            f"{out_dir} holds a run with different settings; resume it with the same settings (only "
+            f"{', '.join(RESUMABLE)} may change) or start a new directory.\n stored: {stored}\n given:  {record}"
+        )
+
+
+@contextlib.contextmanager
+def lock_run_dir(out_dir: str | os.PathLike) -> Iterator[Path]:
+    """Hold an exclusive lock on ``out_dir`` (the file ``out_dir/.lock``, which records our pid).
+
+    A second process fails at once with :class:`RunDirectoryLockedError` naming the holder's pid.
+    The operating system releases the lock when the holder exits, so a killed run never blocks the
+    next one; the file itself stays.
+    """
+    path = Path(out_dir) / LOCK_NAME
+    if fcntl is None:  # pragma: no cover
+        yield path
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise RunDirectoryLockedError(
+                f"{out_dir} is in use by another training process (pid {holder}); wait for it to finish or "
+                f"stop it, then resume (the lock is released when that process exits)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The records of ``metrics.jsonl``. A torn last line (a run killed while writing it) is dropped;
+    an unreadable line elsewhere is an error."""
+    lines = [(n, line) for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1) if line.strip()]
+    records = []
+    for i, (number, line) in enumerate(lines):
+        try:
+            record = json.loads(line)
+            int(record["iteration"])
+        except (ValueError, KeyError, TypeError) as err:
+            if i == len(lines) - 1:
+                break  # torn by a kill mid-write: this iteration is recomputed after the checkpoint
+            raise ValueError(
+                f"{path} line {number} is not a metrics record ({line[:80]!r}): only a torn last line is dropped "
+                "automatically; fix or delete that line, then resume"
+            ) from err
+        records.append(record)
+    return records
+
+
+def _truncate_metrics(path: Path, iteration: int) -> list[dict[str, Any]]:
+    """Drop log lines written after the checkpoint we resume from (they will be recomputed); returns
+    the records kept."""
+    if not path.exists():
+        return []
+    kept = [record for record in _read_metrics(path) if int(record["iteration"]) <= iteration]
+    atomic_write_bytes(path, "".join(json.dumps(record) + "\n" for record in kept).encode())
+    return kept
 
 
 def train(
@@ -93,6 +167,8 @@ def train(
     train_config: TrainConfig = TrainConfig(),
     target_name: str = "custom",
     init_params: Any = None,
+    start_state: TrainState | None = None,
+    more: int | None = None,
     resume: bool = False,
     checkpoint_every: int = 200,
     sample_every: int = 500,
@@ -101,11 +177,29 @@ def train(
 ) -> TrainResult:
     """Train an NCA to grow ``target`` ((G,G,4) premultiplied RGBA, G = train_config.grid_size).
 
+    ``train_config.iterations`` is the run's total budget: a run resumed at iteration 20 with
+    ``iterations=30`` trains 10 more. ``more=N`` instead trains N iterations past wherever the run
+    (or ``start_state``) is, and records that total.
+
     With ``resume=True`` the run continues from the newest checkpoint in ``out_dir`` and ends in
-    the same state as an uninterrupted run. ``init_params`` starts from given weights
-    (fine-tuning); ignored when resuming from a checkpoint.
+    the same state as an uninterrupted run; the learning rates and the budget may differ from the
+    stored run (:data:`RESUMABLE`), nothing else. ``init_params`` starts from given weights
+    (fine-tuning); ``start_state`` continues a train state (e.g. a
+    :func:`~nca_zoo.train.snapshot.load_snapshot` snapshot's: params, optimiser, key, iteration).
+    Both are ignored when resuming from a checkpoint.
+
+    Every ``checkpoint_every`` iterations (and at the end) the state is checkpointed and
+    ``snapshot.safetensors`` rewritten. A loss or update that is not finite stops the run with
+    :class:`TrainingDivergedError`; non-finite states are never checkpointed. The run directory is
+    locked while training (:func:`lock_run_dir`).
     """
     tc = train_config
+    checkpoint_every = render.check_count("checkpoint_every", checkpoint_every)
+    sample_every = render.check_count("sample_every", sample_every, 0)
+    if more is not None:
+        more = render.check_count("more", more)
+    if init_params is not None and start_state is not None:
+        raise ValueError("pass init_params (weights to fine-tune) or start_state (a state to continue), not both")
     target = jnp.asarray(target, jnp.float32)
     if target.shape != (tc.grid_size, tc.grid_size, 4):
         raise ValueError(
@@ -114,21 +208,72 @@ def train(
         )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _prepare_dir(out_dir, _run_record(model_config, tc, target_name), resume)
-    checkpoints = Checkpoints(out_dir / "checkpoints")
-    metrics_path = out_dir / "metrics.jsonl"
+    with lock_run_dir(out_dir):
+        _check_dir(out_dir, _run_record(model_config, tc, target_name), resume)
+        checkpoints = Checkpoints(out_dir / "checkpoints")
+        try:
+            return _train_locked(
+                target,
+                out_dir,
+                checkpoints,
+                model_config=model_config,
+                train_config=tc,
+                target_name=target_name,
+                init_params=init_params,
+                start_state=start_state,
+                more=more,
+                resume=resume,
+                checkpoint_every=checkpoint_every,
+                sample_every=sample_every,
+                progress=progress,
+                on_iteration=on_iteration,
+            )
+        finally:
+            checkpoints.close()
 
-    state = init_state(model_config, tc, init_params)
-    if resume and checkpoints.latest() is not None:
+
+def _train_locked(
+    target: jax.Array,
+    out_dir: Path,
+    checkpoints: Checkpoints,
+    *,
+    model_config: NCAConfig,
+    train_config: TrainConfig,
+    target_name: str,
+    init_params: Any,
+    start_state: TrainState | None,
+    more: int | None,
+    resume: bool,
+    checkpoint_every: int,
+    sample_every: int,
+    progress: bool,
+    on_iteration: Callable[[int, dict[str, float]], None] | None,
+) -> TrainResult:
+    tc = train_config
+    metrics_path = out_dir / "metrics.jsonl"
+    state = start_state if start_state is not None else init_state(model_config, tc, init_params)
+    resumed = resume and checkpoints.latest() is not None
+    if resumed:
         state = checkpoints.restore(state)
-    elif metrics_path.exists():
-        metrics_path.unlink()
     start = int(state.iteration)
-    _truncate_metrics(metrics_path, start)
-    last_checkpoint = checkpoints.latest() if resume else None
+    if more is not None:
+        tc = dataclasses.replace(tc, iterations=start + more)
+    elif start > tc.iterations:
+        where = f"{out_dir} has already run" if resumed else "the start state has already run"
+        raise ValueError(
+            f"{where} {start} iterations, more than the {tc.iterations} asked for: iterations (CLI: --iters) is the "
+            f"run's total budget, not a number of further iterations. To train N more, pass iterations={start}+N "
+            f"(CLI: --iters {start}+N, or --more N)"
+        )
+    atomic_write_bytes(out_dir / "run.json", json.dumps(_run_record(model_config, tc, target_name), indent=2).encode())
+    if not resumed and metrics_path.exists():
+        metrics_path.unlink()
+    logged = _truncate_metrics(metrics_path, start)
+    last_checkpoint = checkpoints.latest() if resumed else None
 
     bar = tqdm(total=tc.iterations, initial=start, disable=not progress, desc=f"train {target_name}", unit="it")
-    run_seconds, loss = 0.0, float("nan")
+    run_seconds = 0.0
+    loss = next((float(r["loss"]) for r in reversed(logged) if int(r["iteration"]) == start and "loss" in r), None)
     try:
         with metrics_path.open("a") as log:
             while int(state.iteration) < tc.iterations:
@@ -137,15 +282,21 @@ def train(
                 loss = float(out["loss"])
                 seconds = time.perf_counter() - t0
                 iteration = int(state.iteration)
-                if not math.isfinite(loss):
+                if not math.isfinite(loss) or not is_finite(state):
+                    what = (
+                        f"loss is {loss}"
+                        if not math.isfinite(loss)
+                        else f"the update made the parameters non-finite (loss {loss:.5g} before it)"
+                    )
                     where = (
                         f"the last good checkpoint is iteration {last_checkpoint} in {checkpoints.directory}"
                         if last_checkpoint is not None
                         else "no checkpoint was written yet"
                     )
                     raise TrainingDivergedError(
-                        f"training diverged: loss is {loss} at iteration {iteration}; {where}. "
-                        "Resume with a lower learning rate, or check the target."
+                        f"training diverged: {what} at iteration {iteration}; {where}. Resume with a lower "
+                        f"learning rate (now {learning_rate(tc, iteration - 1):g}; CLI: --resume --lr LR "
+                        "--decayed-lr LR), or check the target."
                     )
                 run_seconds += seconds
                 record = {
@@ -166,9 +317,12 @@ def train(
                     render.save_png(out_dir / "samples" / f"iter_{iteration:06d}.png", np.asarray(out["batch"]), 2)
                 if iteration % checkpoint_every == 0 or iteration == tc.iterations:
                     last_checkpoint = checkpoints.save(state)
+                    small = state._replace(pool=state.pool[:0])  # the snapshot keeps no pool: don't copy it
+                    save_snapshot(
+                        out_dir / SNAPSHOT_NAME, small, model_config=model_config, train_config=tc, target=target_name
+                    )
     finally:
         bar.close()
-        checkpoints.close()
 
     params = jax.tree.map(np.asarray, state.params)
     weights_path = out_dir / "model.safetensors"
@@ -183,6 +337,7 @@ def train(
         out_dir=out_dir,
         weights_path=weights_path,
         sha256=sha,
+        iterations_run=int(state.iteration) - start,
     )
 
 
