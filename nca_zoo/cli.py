@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 import nca_zoo
+from nca_zoo import evaluate
+from nca_zoo.convert import load_distill_original
 from nca_zoo.export import FORMATS as EXPORT_FORMATS
+from nca_zoo.targets import EMOJI
+from nca_zoo.train.recipe import EXPERIMENTS, TrainConfig
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
     names = nca_zoo.list_models(args.pattern)
     for name in names:
         entry = nca_zoo.get_entry(name)
-        mse = entry.metrics.get("mse_96")
-        mse_text = f"mse@96={mse:.5f}" if mse is not None else ""
+        mse = entry.metrics.get("mse_grow")
+        mse_text = f"mse_grow={mse:.5f}" if mse is not None else ""
         print(f"{name:28s} {entry.experiment:8s} {mse_text}")
     if not names:
         print(f"no models match {args.pattern!r}", file=sys.stderr)
@@ -31,68 +38,148 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_grow(args: argparse.Namespace) -> int:
+    from nca_zoo.render import check_count
+
     out = Path(args.out)
     if out.suffix.lower() not in (".gif", ".png"):
         raise ValueError(f"--out must end in .gif (an animation) or .png (the final state), got {out}")
+    for option, minimum in (("steps", 0), ("every", 1), ("size", 1), ("scale", 1)):  # before loading anything
+        check_count(f"--{option}", getattr(args, option), minimum)
     nca = nca_zoo.load(args.name)
     angle = math.radians(args.angle)
     grow = {"size": args.size, "seed": args.seed, "angle": angle, "scale": args.scale}
     if out.suffix.lower() == ".gif":
-        last = nca.save_gif(out, args.steps, args.every, **grow)[-1]
-        last_step = args.steps - args.steps % args.every  # the last frame's step
+        saved = nca.save_gif(out, args.steps, args.every, **grow)
     else:
-        last, last_step = nca.save_png(out, args.steps, **grow), args.steps
-    note = ""
-    if args.size == 72 and args.angle == 0:
-        note = f", MSE vs target at step {last_step} {float(nca.mse(last[None])[0]):.5f}"
-    print(f"{nca.name}: {args.steps} steps on {args.size}×{args.size} → {out}{note}")
+        saved = nca.save_png(out, args.steps, **grow)
+    note = f", MSE vs target at step {saved.steps} {saved.mse:.5f}" if saved.mse is not None else ""
+    print(f"{nca.name}: {args.steps} steps on {args.size}×{args.size} → {saved.path}{note}")
     return 0
+
+
+def _stored_run(out: Path) -> tuple[nca_zoo.NCAConfig, TrainConfig] | None:
+    """The configs recorded in ``out/run.json`` (a run to resume), or None when there is none."""
+    run_file = out / "run.json"
+    if not run_file.is_file():
+        return None
+    try:
+        record = json.loads(run_file.read_text())
+        return nca_zoo.NCAConfig.from_dict(record["model_config"]), TrainConfig.from_dict(record["train_config"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{run_file} is not a readable run record ({err})") from err
+
+
+def _train_recipe(args: argparse.Namespace, stored: TrainConfig | None) -> TrainConfig:
+    """The recipe from the options: the stored run's (or snapshot's) when continuing one, else the
+    preset; options given on the command line change it."""
+    import dataclasses
+
+    from nca_zoo.train.recipe import preset
+
+    changes = {"iterations": args.iters, "learning_rate": args.lr, "decayed_learning_rate": args.decayed_lr}
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if stored is not None and args.experiment in (None, stored.experiment):
+        if args.seed is not None:
+            changes["seed"] = args.seed
+        return dataclasses.replace(stored, **changes)
+    return preset(args.experiment or "regen", seed=args.seed or 0, **changes)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from nca_zoo.targets import grid_target, resolve_name
-    from nca_zoo.train.loop import train
-    from nca_zoo.train.recipe import preset
+    from nca_zoo.train import loop
+    from nca_zoo.train.snapshot import is_snapshot, load_snapshot
+    from nca_zoo.weights import load_weights
 
-    overrides = {"seed": args.seed}
-    if args.iters is not None:
-        overrides["iterations"] = args.iters
-    train_config = preset(args.experiment, **overrides)
-    init_params = None
-    model_config = nca_zoo.NCAConfig()
-    if args.init:
+    out = Path(args.out)
+    stored = _stored_run(out) if args.resume else None
+    snapshot = load_snapshot(args.init) if args.init and is_snapshot(args.init) else None
+    if stored is not None:
+        model_config, train_config = stored[0], _train_recipe(args, stored[1])
+    else:
+        model_config = nca_zoo.NCAConfig()
+        train_config = _train_recipe(args, snapshot.train_config if snapshot else None)
+    init_params = start_state = None
+    if snapshot is not None:  # continue its params, optimiser state, key and iteration (pool: fresh seeds)
+        if train_config != snapshot.train_config:
+            snapshot = load_snapshot(args.init, train_config=train_config)
+        model_config, start_state = snapshot.model_config, snapshot.state
+    elif args.init and Path(args.init).suffix == ".safetensors":
+        init_params, model_config = load_weights(args.init)
+    elif args.init:
         base = nca_zoo.load(args.init)
         init_params, model_config = base.params, base.config
     target = grid_target(args.target, train_config.target_size, train_config.padding)
     name = resolve_name(args.target) or Path(args.target).stem
-    result = train(
-        target,
-        args.out,
-        model_config=model_config,
-        train_config=train_config,
-        target_name=name,
-        init_params=init_params,
-        resume=args.resume,
-        checkpoint_every=args.checkpoint_every,
-    )
+    try:
+        result = loop.train(
+            target,
+            out,
+            model_config=model_config,
+            train_config=train_config,
+            target_name=name,
+            init_params=init_params,
+            start_state=start_state,
+            more=args.more,
+            resume=args.resume,
+            checkpoint_every=args.checkpoint_every,
+        )
+    except loop.RunDirectoryLockedError as err:
+        print(f"nca-zoo: error: {err}", file=sys.stderr)
+        return 2
+    except loop.TrainingDivergedError as err:
+        print(f"nca-zoo: error: {err}", file=sys.stderr)
+        return 1
+    total = result.train_config.iterations
+    if result.iterations_run == 0:
+        print(
+            f"nothing to do: {out} already has {result.iterations} of {total} iterations (--iters is the total; "
+            f"--more N trains N more) → {result.weights_path} (sha256 {result.sha256})"
+        )
+        return 0
     print(
-        f"trained {result.iterations} iterations ({result.seconds:.0f} s this run), final loss "
-        f"{result.final_loss:.5f} → {result.weights_path} (sha256 {result.sha256})"
+        f"trained {result.iterations} iterations ({result.iterations_run} in {result.seconds:.0f} s this run), "
+        f"final loss {result.final_loss:.5f} → {result.weights_path} (sha256 {result.sha256}); "
+        f"resumable state: {out / loop.SNAPSHOT_NAME}"
     )
     return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from nca_zoo.evaluate import evaluate
-
-    metrics = evaluate(nca_zoo.load(args.name), batch=args.batch, seed=args.seed)
-    print(json.dumps(metrics, indent=2))
+    names = nca_zoo.list_models(args.pattern)
+    if not names and not any(c in args.pattern for c in "*?["):
+        names = [args.pattern]  # an alias, emoji, hf-hub:/local-dir: ref or a path
+    if not names:
+        print(f"nca-zoo: error: no models match {args.pattern!r}; see `nca-zoo list`", file=sys.stderr)
+        return 2
+    shipped = evaluate.original_metrics() if args.originals == "shipped" else {}
+    rows, results = [], {}
+    bar = tqdm(names, desc="eval", unit="model", file=sys.stderr, disable=len(names) == 1 and not args.originals)
+    for name in bar:
+        bar.set_postfix_str(name)
+        nca = nca_zoo.load(name)
+        experiment = nca.entry.experiment if nca.entry else args.experiment
+        target = nca.entry.target if nca.entry else None
+        ours = evaluate.evaluate(nca, batch=args.batch, seed=args.seed)
+        original = None
+        if args.originals and target in EMOJI:
+            if args.originals == "shipped":
+                original = shipped.get((target, experiment))
+            else:
+                bar.set_postfix_str(f"{name}: the original")
+                reference = load_distill_original(args.originals, target, experiment)
+                original = evaluate.evaluate(reference, batch=args.batch, seed=args.seed)
+        results[nca.name] = {"experiment": experiment, "metrics": ours, "original": original}
+        rows.append((nca.name, experiment, ours, original))
+        tqdm.write(f"{nca.name}: " + ", ".join(f"{k} {v:.5f}" for k, v in ours.items()), file=sys.stderr)
+    print(json.dumps(results, indent=2) if args.json else evaluate.comparison_table(rows))
     return 0
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
     from nca_zoo.hub import PushError
-    from nca_zoo.hub_publish import parse_overrides, train_and_publish
+    from nca_zoo.publish import parse_overrides, train_and_publish
+    from nca_zoo.train.loop import RunDirectoryLockedError, TrainingDivergedError
 
     try:
         entry = train_and_publish(
@@ -109,9 +196,12 @@ def _cmd_push(args: argparse.Namespace) -> int:
             checkpoint_every=args.checkpoint_every,
             say=lambda message: print(message, file=sys.stderr),
         )
-    except PushError as err:
+    except (PushError, RunDirectoryLockedError) as err:
         print(f"nca-zoo: error: {err}", file=sys.stderr)
         return 2
+    except TrainingDivergedError as err:
+        print(f"nca-zoo: error: {err}", file=sys.stderr)
+        return 1
     print(json.dumps(entry.to_dict(), indent=2, ensure_ascii=False))
     if entry.revision is None:
         print(
@@ -130,8 +220,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     options: dict[str, int] = {}
     if args.format in ("onnx", "onnx-web"):
         options["opset"] = args.opset
+    if args.format == "onnx-web" and args.ort_web is not None:
+        options["runtime"] = args.ort_web
     if args.format == "tflite":
-        options.update(batch=args.batch, height=args.size, width=args.size, steps=args.steps)
+        size = 72 if args.size is None else args.size
+        options.update(batch=args.batch, height=size, width=size, steps=args.steps)
+    if args.format == "web":
+        options["size"] = args.size
     try:
         paths = export(args.name, args.format, args.out, **options)
     except MissingRuntimeError as err:
@@ -142,71 +237,202 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows every option's default, except where there is none or its help names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+TRAIN_HELP = """Train a Growing NCA on a target with the shared Distill trainer. OUT holds run.json, metrics.jsonl,
+checkpoints/ (orbax: the whole state, for an exact --resume), snapshot.safetensors (a small
+resumable state, pool excluded, rewritten at every checkpoint; continue it anywhere with
+--init OUT/snapshot.safetensors) and, at the end, model.safetensors. --iters is the run's total
+budget, never a number of further iterations: after 20 iterations, `--resume --iters 30` and
+`--resume --more 10` both train 10 more. A diverged run stops at the last good checkpoint; resume
+it with a lower --lr / --decayed-lr (the only settings, with the budget, that a resume may change).
+"""
+
+
+def _cmd_train_zoo(args: argparse.Namespace) -> int:
+    from nca_zoo.train import zoo_trainer
+
+    return zoo_trainer.run_cli(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nca-zoo", description="Pretrained Neural Cellular Automata.")
+    parser = argparse.ArgumentParser(
+        prog="nca-zoo", description="Pretrained Neural Cellular Automata.", formatter_class=_HelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"nca-zoo {nca_zoo.__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        parser_class=functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter),
+    )
 
     p = sub.add_parser("list", help="list registered models (wildcards allowed)")
-    p.add_argument("pattern", nargs="?", default="*")
+    p.add_argument("pattern", nargs="?", default="*", help="name pattern with * and ? wildcards")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("info", help="show a model's registry entry")
-    p.add_argument("name")
+    p.add_argument("name", help="registry name or alias")
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("grow", help="grow a pretrained NCA from its seed into a GIF or PNG")
-    p.add_argument("name", nargs="?", default="gecko")
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--every", type=int, default=2, help="steps between GIF frames (default 2)")
-    p.add_argument("--size", type=int, default=72, help="grid side in cells (default 72)")
+    p.add_argument(
+        "name",
+        nargs="?",
+        default="gecko",
+        help="registry name or alias, hf-hub:org/repo, or a path: a training run folder, a repo folder or a "
+        ".safetensors file",
+    )
+    p.add_argument("--steps", type=int, default=200, help="NCA steps to run from the seed")
+    p.add_argument("--every", type=int, default=2, help="steps between GIF frames")
+    p.add_argument("--size", type=int, default=72, help="grid side in cells")
     p.add_argument("--angle", type=float, default=0.0, help="rotate the perception by DEG degrees")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the stochastic updates")
     p.add_argument("--scale", type=int, default=4, help="pixels per cell")
-    p.add_argument("--out", default="gecko.gif")
+    p.add_argument("--out", default="gecko.gif", help="output file: .gif (the growth) or .png (the final state)")
     p.set_defaults(func=_cmd_grow)
 
-    p = sub.add_parser("train", help="train a new NCA with the shared Distill trainer")
+    p = sub.add_parser("train", help="train a new NCA with the shared Distill trainer", description=TRAIN_HELP)
     p.add_argument("--target", required=True, help="zoo target name, emoji, or RGBA image path")
-    p.add_argument("--experiment", choices=["grow", "persist", "regen"], default="regen")
-    p.add_argument("--iters", type=int, default=None, help="iterations (default: the recipe's 8000)")
-    p.add_argument("--out", required=True, help="run directory (checkpoints, metrics, weights)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("--init", default=None, help="start from this zoo entry's weights (fine-tuning)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument(
+        "--experiment",
+        choices=EXPERIMENTS,
+        default=None,
+        help="grow (from the seed every time), persist (sample pool) or regen (pool + damage) "
+        "(default: regen, or the experiment of the run resumed / snapshot continued)",
+    )
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument(
+        "--iters",
+        type=int,
+        default=None,
+        metavar="N",
+        help="total iterations of the run, counting those already done (default: the recipe's 8000, or the "
+        "budget of the run resumed / snapshot continued)",
+    )
+    budget.add_argument(
+        "--more", type=int, default=None, metavar="N", help="train N iterations more than the run (or snapshot) has"
+    )
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate until the decay (default: the recipe's 2e-3, or the run's when resuming)",
+    )
+    p.add_argument(
+        "--decayed-lr",
+        type=float,
+        default=None,
+        help="learning rate from iteration 2000 on (default: the recipe's 2e-4, or the run's when resuming)",
+    )
+    p.add_argument("--out", required=True, help="run directory (run.json, metrics, checkpoints, snapshot, weights)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last checkpoint, exactly (settings from its run.json; only "
+        "--iters/--more, --lr and --decayed-lr may change)",
+    )
+    p.add_argument(
+        "--init",
+        default=None,
+        metavar="MODEL|FILE",
+        help="start from a zoo name, hf-hub:/local-dir: ref or weights .safetensors file (fine-tuning: its "
+        "weights, a fresh optimiser, iteration 0), or continue a training snapshot (another run's "
+        "OUT/snapshot.safetensors: its params, optimiser state, key and iteration, the pool reset to seeds; "
+        "the remaining budget is --iters minus its iteration)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=None, help="random seed of the run (default: 0, or the run's when resuming)"
+    )
+    p.add_argument("--checkpoint-every", type=int, default=200, help="iterations between checkpoints (and snapshots)")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("eval", help="run the evaluation protocol on a model")
-    p.add_argument("name")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser(
+        "eval",
+        help="run the evaluation protocol (growth, persistence, disc and half-cut regeneration) on models",
+        description="Evaluate models with the zoo's protocol (nca_zoo.evaluate; MODEL_CARD.md) and print a table.",
+    )
+    p.add_argument("pattern", help="registry name or wildcard ('*-regen-16'), alias, hf-hub:/local-dir: ref or path")
+    p.add_argument(
+        "--originals",
+        nargs="?",
+        const="shipped",
+        default=None,
+        metavar="DIR",
+        help="add the original authors' model of the same target and experiment: their numbers as shipped "
+        "with nca-zoo, or re-measured from DIR (../shared/reference/distill-growing-ca) (default: no column)",
+    )
+    p.add_argument(
+        "--experiment",
+        choices=EXPERIMENTS,
+        default="regen",
+        help="experiment to judge a model that is not a registry entry by (default: regen)",
+    )
+    p.add_argument("--batch", type=int, default=8, help="rollouts per metric (default: 8, the protocol's)")
+    p.add_argument("--seed", type=int, default=0, help="protocol seed (default: 0, the protocol's)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the Markdown table")
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("push", help="train a new entry, write its Hub repo folder and (with --push) publish it")
     p.add_argument("--target", required=True, help="zoo target name, emoji, or RGBA image path")
-    p.add_argument("--experiment", choices=["grow", "persist", "regen"], default="regen")
-    p.add_argument("--iters", type=int, default=None, help="training budget in iterations (default: the recipe's)")
+    p.add_argument(
+        "--experiment", choices=EXPERIMENTS, default="regen", help="grow, persist or regen (see `nca-zoo train -h`)"
+    )
+    p.add_argument("--iters", type=int, default=None, help="total training iterations (default: the recipe's 8000)")
     p.add_argument("--out", required=True, help="output folder: the repo files, and the training run in OUT/run")
     p.add_argument("--resume", action="store_true", help="continue the run in OUT/run (or re-publish a finished one)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="recipe override (repeatable)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the training run")
+    p.add_argument("--checkpoint-every", type=int, default=200, help="iterations between checkpoints")
     p.add_argument("--repo-id", default=None, help="Hub repo (default: nca-zoo/<target>-<experiment>-<channels>)")
     p.add_argument("--push", action="store_true", help="upload (token: HF_TOKEN or `hf auth login`); else dry run")
     p.add_argument("--private", action="store_true", help="create the Hub repo as private")
     p.set_defaults(func=_cmd_push)
 
     p = sub.add_parser("export", help="export a model to run outside JAX (TF, ONNX, browser, TFLite, Distill demo)")
-    p.add_argument("name", help="registry name or alias, hf-hub:org/repo or local-dir:path")
-    p.add_argument("--format", required=True, choices=sorted(EXPORT_FORMATS))
+    p.add_argument(
+        "name",
+        help="registry name or alias, hf-hub:org/repo or local-dir:path; for --format web also a wildcard "
+        "such as '*-regen-16' (the page gets a model picker)",
+    )
+    p.add_argument("--format", required=True, choices=sorted(EXPORT_FORMATS), help="what to write")
     p.add_argument("--out", required=True, help="output file (onnx, tflite, distill-webgl) or folder (others)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (onnx, onnx-web; >= 17)")
     p.add_argument("--batch", type=int, default=1, help="static batch size (tflite)")
-    p.add_argument("--size", type=int, default=72, help="static grid side (tflite)")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="grid side: static for tflite (default 72); the page's first grid for web (default 96)",
+    )
     p.add_argument("--steps", type=int, default=96, help="masks per rollout call (tflite)")
+    p.add_argument(
+        "--ort-web",
+        default=None,
+        metavar="DIR",
+        help="onnx-web: an unpacked onnxruntime-web package (e.g. node_modules/onnxruntime-web) to copy into the "
+        "page; default: $NCA_ZOO_ORT_WEB, the cache, else `npm pack`",
+    )
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("train-zoo", help="train many entries (targets × experiments) in one program, in chunks")
+    _add_train_zoo_arguments(p)
+    p.set_defaults(func=_cmd_train_zoo)
     return parser
+
+
+def _add_train_zoo_arguments(p: argparse.ArgumentParser) -> None:
+    from nca_zoo.train import zoo_trainer
+
+    p.description = zoo_trainer.CLI_HELP
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    zoo_trainer.add_arguments(p)
 
 
 def main(argv: list[str] | None = None) -> int:

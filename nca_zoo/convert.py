@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from nca_zoo.config import NCAConfig
+from nca_zoo.targets import EMOJI, pad_target
 from nca_zoo.zoo import ZooModel
 
 
@@ -47,3 +49,33 @@ def from_distill_webgl(path: str | os.PathLike, target: np.ndarray | None = None
         raise ValueError(f"{source}: first layer has {k0.shape[0]} inputs, expected 3×{channels}")
     params = {"dense_0": {"kernel": k0, "bias": b0}, "dense_1": {"kernel": k1, "bias": b1}}
     return ZooModel(config=config, params=params, target=target)
+
+
+#: The original article's model file prefix for each experiment (``ex1_gecko.json``, …).
+DISTILL_EXPERIMENTS = {"grow": "ex1", "persist": "ex2", "regen": "ex3"}
+DISTILL_SPRITE = "emoji_targets_40px.png"
+
+
+def distill_target(directory: str | os.PathLike, target: str) -> np.ndarray:
+    """The original authors' own 40-px training target for a zoo target name, premultiplied and
+    padded to 72×72, cut from their sprite ``emoji_targets_40px.png`` (ten targets, zoo order)."""
+    if target not in EMOJI:
+        raise ValueError(f"the original models cover {sorted(EMOJI)}, not {target!r}")
+    sprite_path = Path(directory) / DISTILL_SPRITE
+    sprite = np.asarray(Image.open(sprite_path).convert("RGBA"), np.float32) / 255.0
+    if sprite.shape != (40, 400, 4):
+        raise ValueError(f"{sprite_path}: expected a 400×40 sprite of ten targets, got {sprite.shape[1::-1]}")
+    i = list(EMOJI).index(target)
+    rgba = sprite[:, 40 * i : 40 * (i + 1)].copy()
+    rgba[..., :3] *= rgba[..., 3:]
+    return pad_target(rgba)
+
+
+def load_distill_original(directory: str | os.PathLike, target: str, experiment: str) -> ZooModel:
+    """The original authors' pretrained model for (target, experiment), with their own target."""
+    if experiment not in DISTILL_EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r}; choose one of {sorted(DISTILL_EXPERIMENTS)}")
+    path = Path(directory) / f"{DISTILL_EXPERIMENTS[experiment]}_{target}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no original model {path.name} in {directory}")
+    return from_distill_webgl(path, target=distill_target(directory, target))

@@ -8,11 +8,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from PIL import Image
 
 from nca_zoo.config import NCAConfig
+from nca_zoo.convert import load_distill_original
 from nca_zoo.model import init_params
-from nca_zoo.targets import EMOJI, pad_target
 from nca_zoo.zoo import ZooModel
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -20,23 +19,12 @@ DISTILL = SHARED / "reference" / "distill-growing-ca"
 NO_SHARED = "needs the original authors' Distill models in ../shared/reference/distill-growing-ca (absent here)"
 
 
-def distill_target(name: str) -> np.ndarray:
-    """The authors' own 40-px training target for ``name``, premultiplied and padded to 72×72."""
-    sprite = np.asarray(Image.open(DISTILL / "emoji_targets_40px.png").convert("RGBA"), np.float32) / 255.0
-    i = list(EMOJI).index(name)
-    rgba = sprite[:, 40 * i : 40 * (i + 1)].copy()
-    rgba[..., :3] *= rgba[..., 3:]
-    return pad_target(rgba)
-
-
 @pytest.fixture(scope="session")
 def distill_gecko() -> ZooModel:
     """The authors' pretrained regenerating gecko (ex3_gecko), with their own target."""
     if not DISTILL.is_dir():
         pytest.skip(NO_SHARED)
-    from nca_zoo.convert import from_distill_webgl
-
-    return from_distill_webgl(DISTILL / "ex3_gecko.json", target=distill_target("gecko"))
+    return load_distill_original(DISTILL, "gecko", "regen")
 
 
 def random_params(config: NCAConfig = NCAConfig(), seed: int = 0) -> dict:

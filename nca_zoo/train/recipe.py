@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from typing import Any
 
 EXPERIMENTS = ("grow", "persist", "regen")
@@ -16,6 +18,11 @@ class TrainConfig:
     the worst reseeded, the 3 best damaged with random discs, 64–96 steps per iteration, Adam
     2e-3 → 2e-4 at iteration 2000, 8000 iterations, 40-px target padded by 16 (72×72 grid).
     ``pool_size = 0`` trains from the seed every iteration (the growing experiment).
+
+    ``half_cut_fraction`` is the zoo's addition for regeneration: each damaged sample loses a
+    random half-plane (``model.damage_mask(kind="plane")``) instead of a disc with this
+    probability. Distill damages with discs only (0.0); the zoo's regen preset uses 0.5, because
+    disc-trained NCAs heal discs but only partly regrow a removed half.
     """
 
     experiment: str = "regen"
@@ -23,6 +30,7 @@ class TrainConfig:
     batch_size: int = 8
     pool_size: int = 1024
     damage_count: int = 3
+    half_cut_fraction: float = 0.0
     min_steps: int = 64
     max_steps: int = 96
     learning_rate: float = 2e-3
@@ -35,6 +43,25 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.experiment not in EXPERIMENTS:
             raise ValueError(f"unknown experiment {self.experiment!r}; choose one of {EXPERIMENTS}")
+        # Whole numbers (bool and float refused, NumPy integers made plain ints) with their minimum.
+        int_minimum = {"iterations": 1, "batch_size": 1, "pool_size": 0, "damage_count": 0, "min_steps": 1}
+        int_minimum |= {"max_steps": 1, "decay_at": 0, "target_size": 1, "padding": 0, "seed": 0}
+        for name, minimum in int_minimum.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+                kind = {0: "a non-negative integer", 1: "a positive integer"}[minimum]
+                raise ValueError(f"TrainConfig.{name} must be {kind}, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if self.seed >= 2**32:
+            raise ValueError(f"TrainConfig.seed must be below 2**32, got {self.seed}")
+        for name in ("learning_rate", "decayed_learning_rate", "half_cut_fraction"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ValueError(f"TrainConfig.{name} must be a finite number, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        for name in ("learning_rate", "decayed_learning_rate"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"TrainConfig.{name} must be positive, got {getattr(self, name)!r}")
         if not 1 <= self.min_steps <= self.max_steps:
             raise ValueError(f"need 1 <= min_steps <= max_steps, got {self.min_steps}, {self.max_steps}")
         if self.pool_size and self.pool_size < self.batch_size:
@@ -43,6 +70,8 @@ class TrainConfig:
             raise ValueError("damage_count must leave at least one undamaged sample in the batch")
         if self.damage_count and not self.pool_size:
             raise ValueError("damage needs a sample pool (pool_size > 0)")
+        if not 0.0 <= self.half_cut_fraction <= 1.0:
+            raise ValueError(f"half_cut_fraction must be in [0, 1], got {self.half_cut_fraction}")
 
     @property
     def grid_size(self) -> int:
@@ -56,13 +85,26 @@ class TrainConfig:
         return cls(**data)
 
 
-def preset(experiment: str, **overrides: Any) -> TrainConfig:
-    """The Distill recipe for ``experiment`` (grow / persist / regen), with optional overrides."""
+RECIPES = ("zoo", "distill")
+ZOO_HALF_CUT_FRACTION = 0.5
+
+
+def preset(experiment: str, recipe: str = "zoo", **overrides: Any) -> TrainConfig:
+    """The recipe for ``experiment`` (grow / persist / regen), with optional overrides.
+
+    ``recipe="distill"`` is the article's recipe exactly; ``"zoo"`` (the default, what the zoo's
+    entries are trained with) is the same except that regen damages half of its damaged samples
+    with a random half-plane instead of a disc (``half_cut_fraction``; see :class:`TrainConfig`).
+    """
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; choose one of {EXPERIMENTS}")
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; choose one of {RECIPES}")
     base = {
         "grow": {"pool_size": 0, "damage_count": 0},
         "persist": {"pool_size": 1024, "damage_count": 0},
         "regen": {"pool_size": 1024, "damage_count": 3},
     }[experiment]
+    if recipe == "zoo" and experiment == "regen":
+        base = {**base, "half_cut_fraction": ZOO_HALF_CUT_FRACTION}
     return TrainConfig(experiment=experiment, **{**base, **overrides})

@@ -105,8 +105,20 @@ def sample_batch(
     batch = batch.at[:1].set(seed)
     if tc.damage_count:
         tail = batch[-tc.damage_count :]
-        batch = batch.at[-tc.damage_count :].set(model.damage(tail, keys.damage, kind="disc"))
+        batch = batch.at[-tc.damage_count :].set(damage_samples(tail, keys.damage, tc.half_cut_fraction))
     return idx, batch
+
+
+def damage_samples(states: jax.Array, key: jax.Array, half_cut_fraction: float = 0.0) -> jax.Array:
+    """The recipe's damage: a random disc per sample (Distill), or with probability
+    ``half_cut_fraction`` a random half-plane instead (the zoo's regen recipe)."""
+    if not half_cut_fraction:
+        return model.damage(states, key, kind="disc")  # the article's draws, key for key
+    k_disc, k_plane, k_choice = jax.random.split(key, 3)
+    disc = model.damage_mask(k_disc, states.shape, kind="disc")
+    plane = model.damage_mask(k_plane, states.shape, kind="plane")
+    use_plane = jax.random.uniform(k_choice, (states.shape[0], 1, 1, 1)) < half_cut_fraction
+    return states * (1.0 - jnp.where(use_plane, plane, disc))
 
 
 def draw_steps(keys: IterationKeys, train_config: TrainConfig) -> jax.Array:
@@ -123,11 +135,20 @@ def _variable_rollout(
     max_steps: int,
     rows: tuple[jax.Array, int] | None = None,
     step_fn: StepFn | None = None,
+    path: str = "auto",
+    precision: str = "highest",
+    remat: bool | None = None,
 ):
     """``n_steps`` (traced, ≤ max_steps) NCA steps: one compiled program for every step count.
 
     ``step_fn(params, state, key)`` replaces the core step (the jax-nca compat layer's learned
-    perception uses this to share the whole training iteration).
+    perception uses this to share the whole training iteration). ``path`` and ``precision`` go
+    to :func:`nca_zoo.model.step`.
+
+    ``remat`` (default: exactly when the dense path runs) rematerialises each step in the
+    backward pass: only the state entering each step is kept, so memory grows with the state
+    (16 channels) × steps instead of the dense MLP's hidden layer (128) × steps. The sparse path
+    keeps only the state already (its hand-written backward recomputes the MLP rows it needs).
 
     ``rows = (offset, global_batch)`` marks ``states`` as rows ``offset …`` of a larger batch (one
     device's shard): each step's update mask is drawn for the whole batch, as one device would,
@@ -138,16 +159,20 @@ def _variable_rollout(
         if step_fn is not None:
             return step_fn(params, s, k)
         if rows is None:
-            return model.step(params, s, k, config=model_config)
+            return model.step(params, s, k, config=model_config, path=path, precision=precision)
         offset, global_batch = rows
         fire = model.update_mask_from_key(k, (global_batch, *s.shape[1:3]), model_config.fire_rate)
         fire = jax.lax.dynamic_slice_in_dim(fire, offset, s.shape[0])
-        return model.step(params, s, config=model_config, update_mask=fire)
+        return model.step(params, s, config=model_config, update_mask=fire, path=path, precision=precision)
 
     def body(s, xs):
         i, k = xs
         return jax.lax.cond(i < n_steps, lambda s: advance(s, k), lambda s: s, s), None
 
+    if remat is None:
+        remat = step_fn is None and model.resolve_path(path) == "dense"
+    if remat:
+        body = jax.checkpoint(body, prevent_cse=False)  # inside scan: CSE cannot undo the remat
     xs = (jnp.arange(max_steps), jax.random.split(key, max_steps))
     return jax.lax.scan(body, states, xs)[0]
 
@@ -163,16 +188,22 @@ def loss_and_grads(
     train_config: TrainConfig,
     rows: tuple[jax.Array, int] | None = None,
     step_fn: StepFn | None = None,
+    path: str = "auto",
+    precision: str = "highest",
+    remat: bool | None = None,
 ) -> tuple[jax.Array, jax.Array, Any]:
     """Roll ``batch`` out for ``n_steps`` and differentiate the mean loss: ``(loss, final, grads)``.
 
     With ``rows`` (see :func:`_variable_rollout`) ``batch`` is one shard of a global batch and the
     loss is this shard's share of the global mean (sum over its samples / global batch size), so
-    summing loss and grads over the shards gives the unsharded values.
+    summing loss and grads over the shards gives the unsharded values. ``path``, ``precision``
+    and ``remat`` as in :func:`_variable_rollout`.
     """
 
     def loss_fn(p):
-        final = _variable_rollout(p, batch, key, n_steps, model_config, train_config.max_steps, rows, step_fn)
+        final = _variable_rollout(
+            p, batch, key, n_steps, model_config, train_config.max_steps, rows, step_fn, path, precision, remat
+        )
         losses = per_sample_loss(final, target)
         loss = jnp.mean(losses) if rows is None else jnp.sum(losses) / rows[1]
         return loss, final

@@ -1,0 +1,124 @@
+"""The evaluation protocol, the quality bar, and the zoo regen recipe's half-plane damage."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import DISTILL, NO_SHARED
+
+import nca_zoo
+from nca_zoo import cli, evaluate, model
+from nca_zoo.train.recipe import preset
+from nca_zoo.train.step import damage_samples
+
+
+@pytest.fixture(scope="module")
+def gecko_metrics() -> dict[str, float]:
+    return evaluate.evaluate(nca_zoo.load("gecko"), batch=2)
+
+
+def test_protocol_measures_growth_persistence_and_both_cuts(gecko_metrics):
+    assert set(gecko_metrics) == {*evaluate.METRICS, "stable"}
+    assert gecko_metrics["stable"] == 1.0
+    assert all(math.isfinite(v) for v in gecko_metrics.values())
+    assert gecko_metrics["mse_grow"] < 0.005 and gecko_metrics["mse_persist"] < 0.005
+    # cuts are measured after healing: worse than an intact pattern, far better than the cut itself
+    grown = nca_zoo.load("gecko").grow(200, batch=2)
+    cut = evaluate.mse(model.damage(grown, kind="half", side="right"), nca_zoo.load("gecko").target).mean()
+    assert gecko_metrics["mse_half"] < cut / 2
+
+
+def test_protocol_is_reproducible_and_depends_on_the_seed():
+    gecko = nca_zoo.load("gecko")
+    a = evaluate.evaluate(gecko, batch=1, seed=3)
+    assert a == evaluate.evaluate(gecko, batch=1, seed=3)
+    assert a != evaluate.evaluate(gecko, batch=1, seed=4)
+
+
+def test_a_diverging_model_is_unstable_and_has_nan_metrics():
+    gecko = nca_zoo.load("gecko")
+    params = jax.tree.map(lambda a: a * 100.0, gecko.params)
+    metrics = evaluate.evaluate(nca_zoo.ZooModel(gecko.config, params, target=gecko.target), batch=1)
+    assert metrics["stable"] == 0.0
+    original = dict.fromkeys(evaluate.METRICS, 0.001)
+    ok, problems = evaluate.meets_bar(metrics, original, "regen")
+    assert not ok and any("collapses" in p for p in problems)
+
+
+def test_the_bar_never_passes_nan_and_judges_only_the_experiments_metrics():
+    original = {"mse_grow": 0.001, "mse_persist": 0.001, "mse_disc": 0.001, "mse_half": 0.01}
+    good = {"mse_grow": 0.0005, "mse_persist": 0.0014, "mse_disc": 0.0009, "mse_half": 0.002, "stable": 1.0}
+    assert evaluate.meets_bar(good, original, "regen") == (True, [])
+    assert not evaluate.better_on_all(good, original, "regen")  # persistence is 1.4×
+    assert evaluate.better_on_all(good, original, "grow")
+    for metric in evaluate.METRICS:
+        ok, problems = evaluate.meets_bar(good | {metric: float("nan")}, original, "regen")
+        assert not ok and metric in problems[0]
+    worse = good | {"mse_half": 0.016}
+    ok, problems = evaluate.meets_bar(worse, original, "regen")
+    assert not ok and "1.60×" in problems[0]
+    assert evaluate.meets_bar(worse, original, "persist")[0]  # persist entries are not judged on cuts
+
+
+def test_comparison_table_shows_ratios():
+    table = evaluate.comparison_table(
+        [("a-regen-16", "regen", {"mse_grow": 0.002, "stable": 1.0}, {"mse_grow": 0.001}), ("b", "grow", {}, None)]
+    )
+    assert "0.00200 / 0.00100 (2.00×)" in table and "**fail**" in table
+
+
+def test_shipped_original_metrics_cover_all_thirty():
+    originals = evaluate.original_metrics()
+    assert len(originals) == 30
+    assert {x for _, x in originals} == {"grow", "persist", "regen"}
+    assert all(set(evaluate.METRICS) <= set(m) for m in originals.values())
+
+
+@pytest.mark.skipif(not DISTILL.is_dir(), reason=NO_SHARED)
+def test_shipped_original_metrics_are_what_the_protocol_measures(distill_gecko):
+    measured = evaluate.evaluate(distill_gecko)
+    shipped = evaluate.original_metrics()[("gecko", "regen")]
+    for name in evaluate.METRICS:
+        assert measured[name] == pytest.approx(shipped[name], rel=1e-3), name
+
+
+def test_plane_damage_cuts_a_random_half_plane_per_sample():
+    mask = np.asarray(model.damage_mask(jax.random.PRNGKey(0), (64, 72, 72, 16), kind="plane"))[..., 0]
+    cut = mask.mean(axis=(1, 2))
+    assert np.all((cut > 0.25) & (cut < 0.75))  # offset ≤ 0.2 of the half-width from the centre
+    assert len({m.tobytes() for m in mask}) == 64  # every sample its own orientation
+    # a half-plane: along any line the erased cells are one contiguous run
+    for m in mask[:8]:
+        runs = np.abs(np.diff(m[36])).sum()
+        assert runs <= 1
+
+
+def test_recipe_damage_mixes_discs_and_half_planes():
+    states = jnp.ones((400, 72, 72, 16))
+    key = jax.random.PRNGKey(1)
+    # fraction 0: the article's disc damage, draw for draw
+    assert jnp.array_equal(damage_samples(states, key, 0.0), model.damage(states, key, kind="disc"))
+    erased = 1.0 - np.asarray(damage_samples(states, key, 0.5))[..., 0].mean(axis=(1, 2))
+    planes = erased > 0.2  # a disc of radius ≤ 0.4 erases at most ~13% of the grid
+    assert 0.4 < planes.mean() < 0.6
+    assert (1.0 - np.asarray(damage_samples(states, key, 1.0))[..., 0].mean(axis=(1, 2)) > 0.2).all()
+
+
+def test_zoo_regen_recipe_differs_from_distill_only_in_half_cuts():
+    zoo, distill = preset("regen"), preset("regen", recipe="distill")
+    assert zoo.half_cut_fraction == 0.5 and distill.half_cut_fraction == 0.0
+    assert {k for k, v in zoo.to_dict().items() if distill.to_dict()[k] != v} == {"half_cut_fraction"}
+    assert preset("persist") == preset("persist", recipe="distill")
+    with pytest.raises(ValueError, match="unknown recipe"):
+        preset("regen", recipe="mine")
+
+
+def test_eval_cli_prints_the_comparison_table(capsys):
+    assert cli.main(["eval", "gecko-regen-16", "--originals", "--batch", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "`gecko-regen-16`" in out and "×)" in out
+    assert cli.main(["eval", "nothing-*"]) == 2

@@ -1,0 +1,93 @@
+"""scripts/register_entry.py: the quality gate never lets a diverged or failing run in, and an entry's
+files (weights, registry, card, pictures) change together or not at all."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import jax
+import pytest
+
+import nca_zoo
+from nca_zoo.train.recipe import preset
+from nca_zoo.train.snapshot import save_snapshot
+from nca_zoo.train.step import init_state
+from nca_zoo.weights import sha256_file
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("register_entry", ROOT / "scripts" / "register_entry.py")
+register_entry = importlib.util.module_from_spec(spec)
+sys.modules["register_entry"] = register_entry  # dataclasses look their module up there
+spec.loader.exec_module(register_entry)
+
+
+@pytest.fixture
+def zoo_root(tmp_path) -> Path:
+    """A copy of the zoo's files that the script may change."""
+    root = tmp_path / "zoo"
+    (root / "nca_zoo").mkdir(parents=True)
+    shutil.copy(ROOT / "nca_zoo" / "registry.json", root / "nca_zoo" / "registry.json")
+    shutil.copytree(ROOT / "weights", root / "weights")
+    shutil.copy(ROOT / "MODEL_CARD.md", root / "MODEL_CARD.md")
+    return root
+
+
+def snapshot_of(files: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(files)): p.read_bytes() for p in sorted(files.rglob("*")) if p.is_file()}
+
+
+def make_run(folder: Path, params) -> Path:
+    """A stopped training run of the gecko (run.json + its small resumable state)."""
+    gecko = nca_zoo.load("gecko-regen-16")
+    tc = preset("regen")
+    folder.mkdir(parents=True)
+    record = {"model_config": gecko.config.to_dict(), "train_config": tc.to_dict(), "target": "gecko"}
+    (folder / "run.json").write_text(json.dumps(record))
+    state = init_state(gecko.config, dataclasses.replace(tc, pool_size=8), params)  # the pool is not saved
+    save_snapshot(folder / "snapshot.safetensors", state, model_config=gecko.config, train_config=tc, target="gecko")
+    return folder
+
+
+def test_a_diverged_run_is_refused_and_nothing_changes(zoo_root, tmp_path):
+    exploding = jax.tree.map(lambda a: a * 100.0, nca_zoo.load("gecko-regen-16").params)
+    run = make_run(tmp_path / "run", exploding)
+    before = snapshot_of(zoo_root)
+    with pytest.raises(register_entry.NotRegistered, match="non-finite|collapses or explodes"):
+        register_entry.register(run, register_entry.Paths(zoo_root), accept_miss=True, eval_batch=1, say=print)
+    assert snapshot_of(zoo_root) == before
+    assert register_entry.main([str(tmp_path / "no-such-run"), "--root", str(zoo_root)]) == 2
+    assert snapshot_of(zoo_root) == before
+
+
+def test_a_run_that_misses_the_bar_is_refused_unless_accepted_and_then_lands_whole(zoo_root, tmp_path, monkeypatch):
+    gecko = nca_zoo.load("gecko-regen-16")
+    run = make_run(tmp_path / "run", gecko.params)  # disc-only training: heals a half cut far worse than ex3_gecko
+    paths = register_entry.Paths(zoo_root)
+    before = snapshot_of(zoo_root)
+    with pytest.raises(register_entry.NotRegistered, match="mse_half"):
+        register_entry.register(run, paths, eval_batch=1, say=print)
+    assert snapshot_of(zoo_root) == before
+
+    # a failure while building the update (here: the card) writes nothing at all
+    def broken_card(*args, **kwargs):
+        raise RuntimeError("card template broke")
+
+    monkeypatch.setattr(register_entry, "model_card", broken_card)
+    with pytest.raises(RuntimeError, match="card template broke"):
+        register_entry.register(run, paths, accept_miss=True, eval_batch=1, say=print)
+    assert snapshot_of(zoo_root) == before
+    monkeypatch.undo()
+
+    entry = register_entry.register(run, paths, accept_miss=True, eval_batch=1, say=print, note="test entry")
+    registry = register_entry.read_registry(paths)
+    assert registry["gecko-regen-16"] == entry
+    assert sha256_file(paths.weights("gecko-regen-16")) == entry.sha256
+    card = paths.card.read_text()
+    assert "**missed**" in card and "mse_half" in card and "test entry" in card
+    assert paths.grid.is_file() and paths.gif("gecko-regen-16").is_file()
+    register_entry.entry_model(paths, entry)  # loads, sha256-verified
