@@ -215,20 +215,56 @@ def test_onnx(nca: ZooModel, case: Case, tmp_path: Path) -> None:
 
 
 def test_onnx_web_under_node(nca: ZooModel, case: Case, tmp_path: Path) -> None:
+    """The export steps like JAX under Node; its page runs offline in headless Chromium (runtime copied in)."""
     need("jax2onnx")
     need_node()
     from nca_zoo.export import export
+    from nca_zoo.export.onnx_web import RUNTIME_DIR, RUNTIME_FILES
 
     out = tmp_path / "gecko_web"
-    paths = export(nca, "onnx-web", out)
-    assert {p.name for p in paths} >= {"model.onnx", "model.rollout.onnx", "nca.js", "index.html", "README.md"}
-    assert "__ORT_WEB_VERSION__" not in (out / "index.html").read_text()
+    paths = export(nca, "onnx-web", out, runtime=WEB / "node_modules" / "onnxruntime-web")
+    names = {"model.onnx", "model.rollout.onnx", "nca.js", "index.html", "README.md", *RUNTIME_FILES}
+    assert {p.name for p in paths} >= names
+    page = (out / "index.html").read_text()
+    assert "__ORT_WEB_VERSION__" not in page and "cdn." not in page and f'src="{RUNTIME_DIR}/ort.wasm.min.js"' in page
     io = case.write(tmp_path / "io")
     stdout = run(["node", str(WEB / "run_nca.js"), str(out), str(io)])
     assert "onnxruntime-web" in stdout
     errors = {"step": case.error(io, "step.bin"), "rollout": case.error(io, "rollout.bin")}
     report("onnx-web", nca, **errors)
     assert max(errors.values()) <= TOL_WEB
+    if nca.entry is not None:  # the page, once
+        check_onnx_web_page(out, tmp_path / "no_runtime")
+
+
+def check_onnx_web_page(out: Path, broken: Path) -> None:
+    """In headless Chromium with every non-local request blocked: the page steps with no console error;
+    without its runtime folder it says what is missing, on the page."""
+    sys.path.insert(0, str(WEB))
+    import chromium
+
+    reason = chromium.missing()
+    if reason:
+        message = f"the onnx-web page check: {reason}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    shutil.copytree(out, broken, ignore=shutil.ignore_patterns("ort*"))
+    browser = chromium.Browser()
+    try:
+        with chromium.serve(out) as url:
+            browser.goto(f"{url}index.html")
+            browser.wait("() => /step [1-9]/.test(document.getElementById('status').textContent)", timeout=60)
+            log = browser.call("log")
+            assert not log["blocked"] and not log["errors"], log
+            assert not [m for m in log["console"] if m["type"] == "error"], log
+        with chromium.serve(broken) as url:
+            browser.goto(f"{url}index.html")
+            browser.wait("() => !document.getElementById('error').hidden", timeout=30)
+            text = browser.eval("() => document.getElementById('error').textContent")
+            assert "onnxruntime-web" in text and "npm pack" in text, text
+    finally:
+        browser.close()
 
 
 def test_tflite(nca: ZooModel, case: Case, tmp_path: Path) -> None:

@@ -37,6 +37,14 @@ FORMATS: dict[str, tuple[str, str]] = {
 MULTI_MODEL_FORMATS = frozenset({"web"})
 WILDCARDS = "*?["
 
+
+def is_pattern(name: object) -> bool:
+    """A registry wildcard such as ``'*-regen-16'`` (Hub and folder specs never are)."""
+    return (
+        isinstance(name, str) and not name.startswith(("hf-hub:", "local-dir:")) and any(ch in name for ch in WILDCARDS)
+    )
+
+
 EXTRA_HINT = "pip install 'nca-zoo[export]', or from a checkout pip install -e '.[export]'"
 
 
@@ -66,7 +74,7 @@ def resolve_many(models: ZooModel | str | Sequence[ZooModel | str]) -> list[ZooM
     if isinstance(models, ZooModel):
         return [models]
     if isinstance(models, str):
-        if not any(ch in models for ch in WILDCARDS):
+        if not is_pattern(models):
             return [resolve(models)]
         from nca_zoo.registry import UnknownModelError, list_models
 
@@ -90,7 +98,7 @@ def export(
     module, function = FORMATS[format]
     if format in MULTI_MODEL_FORMATS:
         target: ZooModel | list[ZooModel] = resolve_many(nca)
-    elif isinstance(nca, ZooModel) or (isinstance(nca, str) and not any(ch in nca for ch in WILDCARDS)):
+    elif isinstance(nca, ZooModel) or (isinstance(nca, str) and not is_pattern(nca)):
         target = resolve(nca)
     else:
         raise ValueError(f"the {format!r} format exports one model; only {sorted(MULTI_MODEL_FORMATS)} take several")

@@ -1,6 +1,6 @@
 """The functions every exporter traces: one step and a rollout with explicit masks, weights baked in.
 
-They use the dense reference formulation (``sparse=False``): no custom VJP, no loop whose trip
+They use the dense reference formulation (``path="dense"``): no custom VJP, no loop whose trip
 count depends on the data, so any tracer-based converter sees plain array ops.
 """
 
@@ -22,7 +22,7 @@ def step_fn(nca: ZooModel) -> StepFn:
     params, config = jax.tree.map(jnp.asarray, nca.params), nca.config
 
     def step(state: jax.Array, update_mask: jax.Array, angle: jax.Array) -> jax.Array:
-        return model.step(params, state, config=config, angle=angle, update_mask=update_mask, sparse=False)
+        return model.step(params, state, config=config, angle=angle, update_mask=update_mask, path="dense")
 
     return step
 

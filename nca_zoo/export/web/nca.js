@@ -1,8 +1,9 @@
 /*
  * nca.js: run an nca-zoo ONNX export with onnxruntime-web, in a browser or under Node.
  *
- * The caller passes the onnxruntime-web module in (a CDN <script> tag's global `ort` in the browser,
- * require("onnxruntime-web") in Node), so this file has no imports and the same code runs in both;
+ * The caller passes the onnxruntime-web module in (in the browser the global `ort` of the page's
+ * own ort/ort.wasm.min.js, in Node require("onnxruntime-web")), so this file has no imports and
+ * the same code runs in both;
  * the nca-zoo test suite runs it under Node and compares with JAX.
  *
  * States are Float32Array in NHWC order [batch, height, width, channels]; masks are [batch, height,
