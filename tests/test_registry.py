@@ -8,6 +8,7 @@ import pytest
 
 from nca_zoo import registry
 from nca_zoo.config import NCAConfig
+from nca_zoo.evaluate import METRICS
 from nca_zoo.hub.pretrained import bundled_weights
 from nca_zoo.registry import UnknownModelError, ZooEntry
 from nca_zoo.weights import load_weights, sha256_file
@@ -77,6 +78,6 @@ def test_shipped_entries_are_complete_and_verified():
         assert sha256_file(path) == entry.sha256
         _, config = load_weights(path, config=entry.config, sha256=entry.sha256)
         assert config == entry.config
-        assert {"mse_96", "mse_1000"} <= set(entry.metrics)
+        assert {*METRICS, "stable"} <= set(entry.metrics) and entry.metrics["stable"] == 1.0
         assert entry.training.get("iterations") and entry.training.get("hardware")
         assert ZooEntry.from_dict(entry.to_dict()) == entry
