@@ -128,11 +128,12 @@ def main() -> None:
         return model.rollout(p, s, k, n, config=config)[0]
 
     def ours_dense(p, s, k, n):
-        return model.rollout(p, s, k, n, config=config, sparse=False)[0]
+        return model.rollout(p, s, k, n, config=config, path="dense")[0]
 
     impls = {"plain JAX, pad + slice (reference)": reference_jax.rollout}
     if not args.peers_only:
-        impls.update({"nca-zoo dense": ours_dense, "nca-zoo": ours})
+        default = f"nca-zoo (default path: {model.resolve_path('auto')})"
+        impls.update({"nca-zoo dense": ours_dense, default: ours})
     rows: list[tuple[str, float | None, float | None]] = []
     for name, fn in impls.items():
         it = make_train_iteration(fn, target, steps)
@@ -144,7 +145,7 @@ def main() -> None:
 
     checks, failed = [], []
     reference_step = np.asarray(
-        model.step(params, x, config=config, update_mask=jnp.ones((*x.shape[:3], 1), bool), sparse=False)
+        model.step(params, x, config=config, update_mask=jnp.ones((*x.shape[:3], 1), bool), path="dense")
     )
     setting = peers.Setting(
         params=jax.tree.map(np.asarray, params), states=np.asarray(x), target=np.asarray(target), steps=steps

@@ -5,10 +5,16 @@ One step: perceive (per-channel identity + Sobel-x/y, zero padded, optionally ro
 
 Speed (see BENCHMARKS.md): most cells do no useful work in a step — a cell that is not alive
 before the step is zeroed whatever its update, and a cell that does not fire discards it. The
-default ``sparse=True`` path computes the MLP only for cells whose update can change the
-result, in fixed-size chunks inside a loop whose trip count follows the number of such cells,
-with a hand-written backward pass. It equals the dense reference path (``sparse=False``,
-used by exporters) to float rounding.
+``"sparse"`` path computes the MLP only for cells whose update can change the result, in
+fixed-size chunks inside a loop whose trip count follows the number of such cells, with a
+hand-written backward pass. The ``"dense"`` path (the reference formulation, used by exporters)
+computes every cell as one matmul, which is what an accelerator does fastest. ``path="auto"``
+(the default) picks sparse on CPU and dense elsewhere; both give the same result to float
+rounding.
+
+Precision: the MLP's matrix products run in full float32 (``precision="highest"``) on every
+backend, so a GPU or TPU gives the CPU's results (XLA would otherwise use TF32 / bfloat16
+products there). ``"tf32"`` and ``"bf16"`` are reduced-precision options for training only.
 """
 
 from __future__ import annotations
@@ -35,17 +41,23 @@ SOBEL_Y = SOBEL_X.T
 
 
 class UpdateMLP(nn.Module):
-    """Per-cell update rule: dense → ReLU → dense (zero-initialised, so a new NCA starts still)."""
+    """Per-cell update rule: dense → ReLU → dense (zero-initialised, so a new NCA starts still).
+
+    Its products run in full float32 on every backend, as :func:`step`'s do."""
 
     config: NCAConfig
 
     @nn.compact
     def __call__(self, features: Array) -> Array:
-        hidden = nn.Dense(self.config.hidden, kernel_init=nn.initializers.glorot_uniform(), name="dense_0")
+        highest = jax.lax.Precision.HIGHEST
+        hidden = nn.Dense(
+            self.config.hidden, kernel_init=nn.initializers.glorot_uniform(), precision=highest, name="dense_0"
+        )
         out = nn.Dense(
             self.config.channels,
             kernel_init=nn.initializers.zeros,
             bias_init=nn.initializers.zeros,
+            precision=highest,
             name="dense_1",
         )
         return out(nn.relu(hidden(features)))
@@ -57,10 +69,57 @@ def init_params(config: NCAConfig, key: Array) -> Params:
     return jax.tree.map(jnp.asarray, UpdateMLP(config).init(key, dummy)["params"])
 
 
-def _dense(params: Params, x: Array) -> tuple[Array, Array]:
+#: Matrix-product precisions: ``"highest"`` (float32, the default and the only one for
+#: inference), ``"tf32"`` (TF32 tensor-core products on GPUs; emulated elsewhere by rounding the
+#: operands to TF32's 10-bit mantissa) and ``"bf16"`` (bfloat16 operands, float32 accumulation,
+#: every backend). The reduced ones are a training option.
+PRECISIONS = ("highest", "tf32", "bf16")
+#: Step formulations: ``"auto"`` = sparse on CPU, dense on accelerators; see :func:`resolve_path`.
+PATHS = ("auto", "sparse", "dense")
+
+
+def resolve_path(path: str = "auto", backend: str | None = None) -> str:
+    """``"sparse"`` or ``"dense"``: ``"auto"`` becomes sparse on CPU (skipping dead and non-firing
+    cells pays there) and dense on GPU/TPU (one big matmul per step is faster there; measured in
+    BENCHMARKS.md). ``backend`` defaults to ``jax.default_backend()``."""
+    if path not in PATHS:
+        raise ValueError(f"unknown step path {path!r}; choose one of {PATHS}")
+    if path != "auto":
+        return path
+    return "sparse" if (backend or jax.default_backend()) == "cpu" else "dense"
+
+
+def _check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    return precision
+
+
+def _round_to_tf32(x: Array) -> Array:
+    """``x`` rounded to TF32 (10-bit mantissa, round to nearest even), straight-through gradient."""
+    bits = jax.lax.bitcast_convert_type(x, jnp.uint32)
+    bits = bits + jnp.uint32(0xFFF) + ((bits >> 13) & jnp.uint32(1))
+    rounded = jax.lax.bitcast_convert_type(bits & jnp.uint32(0xFFFFE000), jnp.float32)
+    return x + jax.lax.stop_gradient(rounded - x)
+
+
+def matmul(a: Array, b: Array, precision: str = "highest") -> Array:
+    """``a @ b`` in float32 at ``precision`` (see :data:`PRECISIONS`)."""
+    if precision == "highest":
+        return jnp.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
+    if precision == "bf16":
+        return jnp.matmul(a.astype(jnp.bfloat16), b.astype(jnp.bfloat16), preferred_element_type=jnp.float32)
+    if precision == "tf32":
+        if jax.default_backend() == "gpu":  # XLA's default float32 product on NVIDIA GPUs is TF32
+            return jnp.matmul(a, b, precision=jax.lax.Precision.DEFAULT)
+        return jnp.matmul(_round_to_tf32(a), _round_to_tf32(b), precision=jax.lax.Precision.HIGHEST)
+    raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+
+
+def _dense(params: Params, x: Array, precision: str = "highest") -> tuple[Array, Array]:
     """The MLP on rows ``x``; returns the output and the hidden pre-activation."""
-    pre = x @ params["dense_0"]["kernel"] + params["dense_0"]["bias"]
-    out = jax.nn.relu(pre) @ params["dense_1"]["kernel"] + params["dense_1"]["bias"]
+    pre = matmul(x, params["dense_0"]["kernel"], precision) + params["dense_0"]["bias"]
+    out = matmul(jax.nn.relu(pre), params["dense_1"]["kernel"], precision) + params["dense_1"]["bias"]
     return out, pre
 
 
@@ -147,21 +206,23 @@ def _chunks(count: Array) -> Array:
     return (count + SPARSE_CHUNK - 1) // SPARSE_CHUNK
 
 
-def _sparse_forward(params: Params, features: Array, active: Array) -> Array:
+def _sparse_forward(params: Params, features: Array, active: Array, precision: str = "highest") -> Array:
     n = features.shape[0]
     channels = params["dense_1"]["bias"].shape[0]
     idx, count = _active_rows(active)
 
     def body(i: Array, out: Array) -> Array:
         rows = jax.lax.dynamic_slice(idx, (i * SPARSE_CHUNK,), (SPARSE_CHUNK,))
-        y, _ = _dense(params, features.at[rows].get(mode="fill", fill_value=0.0))
+        y, _ = _dense(params, features.at[rows].get(mode="fill", fill_value=0.0), precision)
         return out.at[rows].set(y, mode="drop")
 
     return jax.lax.fori_loop(0, _chunks(count), body, jnp.zeros((n, channels), features.dtype))
 
 
-@jax.custom_vjp
-def _sparse_update(params: Params, state: Array, angle: Array, active: Array, grad_active: Array) -> Array:
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
+def _sparse_update(
+    params: Params, state: Array, angle: Array, active: Array, grad_active: Array, precision: str = "highest"
+) -> Array:
     """MLP(perceive(state)) on rows where ``active``, zero elsewhere: (B,H,W,C).
 
     ``grad_active`` ⊆ ``active`` marks the rows whose update reaches the output with a non-zero
@@ -169,15 +230,15 @@ def _sparse_update(params: Params, state: Array, angle: Array, active: Array, gr
     """
     b, h, w, c = state.shape
     features = perceive(state, angle).reshape(b * h * w, -1)
-    return _sparse_forward(params, features, active.reshape(-1)).reshape(b, h, w, c)
+    return _sparse_forward(params, features, active.reshape(-1), precision).reshape(b, h, w, c)
 
 
-def _sparse_update_fwd(params, state, angle, active, grad_active):
-    out = _sparse_update(params, state, angle, active, grad_active)
+def _sparse_update_fwd(params, state, angle, active, grad_active, precision):
+    out = _sparse_update(params, state, angle, active, grad_active, precision)
     return out, (params, state, angle, grad_active)
 
 
-def _sparse_update_bwd(residuals, g):
+def _sparse_update_bwd(precision, residuals, g):
     params, state, angle, grad_active = residuals
     b, h, w, c = state.shape
     features, perceive_vjp = jax.vjp(lambda s: perceive(s, angle).reshape(b * h * w, -1), state)
@@ -190,15 +251,15 @@ def _sparse_update_bwd(residuals, g):
         rows = jax.lax.dynamic_slice(idx, (i * SPARSE_CHUNK,), (SPARSE_CHUNK,))
         x = features.at[rows].get(mode="fill", fill_value=0.0)
         gy = g.at[rows].get(mode="fill", fill_value=0.0)
-        pre = x @ w0 + params["dense_0"]["bias"]
+        pre = matmul(x, w0, precision) + params["dense_0"]["bias"]
         hid = jax.nn.relu(pre)
-        g_pre = jnp.where(pre > 0, gy @ w1.T, 0.0)
+        g_pre = jnp.where(pre > 0, matmul(gy, w1.T, precision), 0.0)
         step_grads = {
-            "dense_0": {"kernel": x.T @ g_pre, "bias": g_pre.sum(0)},
-            "dense_1": {"kernel": hid.T @ gy, "bias": gy.sum(0)},
+            "dense_0": {"kernel": matmul(x.T, g_pre, precision), "bias": g_pre.sum(0)},
+            "dense_1": {"kernel": matmul(hid.T, gy, precision), "bias": gy.sum(0)},
         }
         grads = jax.tree.map(jnp.add, grads, step_grads)
-        return grads, g_features.at[rows].set(g_pre @ w0.T, mode="drop")
+        return grads, g_features.at[rows].set(matmul(g_pre, w0.T, precision), mode="drop")
 
     zero_grads = jax.tree.map(jnp.zeros_like, params)
     grads, g_features = jax.lax.fori_loop(0, _chunks(count), body, (zero_grads, jnp.zeros_like(features)))
@@ -223,15 +284,23 @@ def step(
     angle: Array | float = 0.0,
     fire_rate: float | None = None,
     update_mask: Array | None = None,
-    sparse: bool = True,
+    path: str = "auto",
+    precision: str = "highest",
+    sparse: bool | None = None,
 ) -> Array:
     """One NCA step on ``state`` (B,H,W,C).
 
     The per-cell update mask is drawn from ``key`` (pass a fresh key each step), unless
     ``update_mask`` (B,H,W,1, bool or 0/1 float) is given, which replays a run exactly.
-    ``angle`` (radians) rotates the perception. ``sparse=False`` computes every cell densely
-    (the reference formulation, used by exporters); both give the same result.
+    ``angle`` (radians) rotates the perception. ``path`` chooses the formulation: ``"sparse"``
+    (the MLP only where it can change the result), ``"dense"`` (every cell; the reference
+    formulation, used by exporters) or ``"auto"`` (sparse on CPU, dense on accelerators; see
+    :func:`resolve_path`); all give the same result. ``sparse=True/False`` is the older spelling
+    of ``path="sparse"/"dense"``. ``precision`` is the MLP's matrix-product precision
+    (:data:`PRECISIONS`; float32 unless a reduced one is asked for).
     """
+    path = _legacy_path(path, sparse)
+    _check_precision(precision)
     if update_mask is None:
         if key is None:
             raise ValueError("step needs a PRNG key or an explicit update_mask")
@@ -243,21 +312,31 @@ def step(
     angle = jnp.asarray(angle, state.dtype)
     alpha = state[..., 3:4]
     pre = _max3(alpha) > config.alive_threshold
-    if sparse:
+    if resolve_path(path) == "sparse":
         # A firing cell matters if it is alive before the step, or if its new alpha can make a
         # pre-alive neighbour pass the post-step alive test: i.e. within 5×5 of live alpha.
         reach = _max3(alpha, 5) > config.alive_threshold
-        update = _sparse_update(params, state, angle, fire & reach, fire & pre)
+        update = _sparse_update(params, state, angle, fire & reach, fire & pre, precision)
     else:
         b, h, w, c = state.shape
-        update, _ = _dense(params, perceive(state, angle).reshape(b * h * w, -1))
+        update, _ = _dense(params, perceive(state, angle).reshape(b * h * w, -1), precision)
         update = update.reshape(b, h, w, c) * fire.astype(state.dtype)
     new = state + update * config.step_size
     post = alive_mask(new, config.alive_threshold)
     return new * (pre & post).astype(state.dtype)
 
 
-@functools.partial(jax.jit, static_argnames=("steps", "config", "every", "sparse"))
+def _legacy_path(path: str, sparse: bool | None) -> str:
+    """``path`` after applying the older ``sparse=`` flag (which must not contradict it)."""
+    if sparse is None:
+        return path
+    legacy = "sparse" if sparse else "dense"
+    if path not in ("auto", legacy):
+        raise ValueError(f"sparse={sparse} contradicts path={path!r}; pass only path=")
+    return legacy
+
+
+@functools.partial(jax.jit, static_argnames=("steps", "config", "every", "path", "precision", "sparse"))
 def rollout(
     params: Params,
     state: Array,
@@ -269,9 +348,12 @@ def rollout(
     fire_rate: float | None = None,
     update_masks: Array | None = None,
     every: int | None = None,
-    sparse: bool = True,
+    path: str = "auto",
+    precision: str = "highest",
+    sparse: bool | None = None,
 ) -> tuple[Array, Array | None]:
     """Run ``steps`` steps with ``jax.lax.scan``; a fresh key (or ``update_masks[t]``) each step.
+    ``path``, ``precision`` (and the older ``sparse``) as in :func:`step`.
 
     Returns ``(final_state, frames)``: ``frames`` is ``None`` unless ``every`` is given, then it
     holds the states after steps ``every, 2·every, …`` (shape (steps // every, B, H, W, C)), so
@@ -287,9 +369,10 @@ def rollout(
             raise ValueError(f"update_masks has {xs.shape[0]} steps, expected {steps}")
 
     def body(s: Array, x: Array) -> tuple[Array, None]:
+        kw = {"config": config, "angle": angle, "path": path, "precision": precision, "sparse": sparse}
         if update_masks is None:
-            return step(params, s, x, config=config, angle=angle, fire_rate=fire_rate, sparse=sparse), None
-        return step(params, s, config=config, angle=angle, update_mask=x, sparse=sparse), None
+            return step(params, s, x, fire_rate=fire_rate, **kw), None
+        return step(params, s, update_mask=x, **kw), None
 
     if every is None:
         return jax.lax.scan(body, state, xs)[0], None
@@ -327,7 +410,7 @@ def to_rgb(state: Array) -> Array:
     return jnp.clip(1.0 - alpha + state[..., :3], 0.0, 1.0)
 
 
-DAMAGE_KINDS = ("disc", "half", "square")
+DAMAGE_KINDS = ("disc", "half", "square", "plane")
 
 
 def damage_mask(
@@ -343,7 +426,9 @@ def damage_mask(
 
     ``disc`` draws, per batch element, a centre in [-0.5, 0.5]² and a radius in [0.1, 0.4]
     (the Distill regeneration training damage) unless ``center``/``radius`` fix them; ``square``
-    is the same with a square; ``half`` erases the ``side`` half (left/right/top/bottom).
+    is the same with a square; ``half`` erases the ``side`` half (left/right/top/bottom); ``plane``
+    erases, per batch element, a random half-plane: the cells with x·cos θ + y·sin θ > d for θ
+    uniform in [0, 2π) and d uniform in [-0.2, 0.2] (the zoo's regen recipe adds it to the discs).
     """
     if kind not in DAMAGE_KINDS:
         raise ValueError(f"unknown damage kind {kind!r}; choose one of {DAMAGE_KINDS}")
@@ -355,6 +440,13 @@ def damage_mask(
         if side not in sides:
             raise ValueError(f"unknown side {side!r}; choose one of {sorted(sides)}")
         return jnp.broadcast_to(sides[side], (b, h, w))[..., None].astype(jnp.float32)
+    if kind == "plane":
+        if key is None:
+            raise ValueError("plane damage needs a key")
+        k_angle, k_offset = jax.random.split(key)
+        theta = jax.random.uniform(k_angle, (b, 1, 1), maxval=2 * jnp.pi)
+        offset = jax.random.uniform(k_offset, (b, 1, 1), minval=-0.2, maxval=0.2)
+        return (xs * jnp.cos(theta) + ys * jnp.sin(theta) > offset)[..., None].astype(jnp.float32)
     if (center is None or radius is None) and key is None:
         raise ValueError(f"{kind} damage needs a key, or both center and radius")
     k_center, k_radius = jax.random.split(key) if key is not None else (None, None)

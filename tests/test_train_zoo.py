@@ -1,0 +1,212 @@
+"""The zoo trainer: three tiny entries (grow, persist, regen) in one program, end to end on CPU."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from conftest import random_params
+
+from nca_zoo import cli
+from nca_zoo.config import NCAConfig
+from nca_zoo.targets import grid_target
+from nca_zoo.train import zoo_trainer
+from nca_zoo.train.recipe import preset
+from nca_zoo.train.snapshot import load_snapshot
+from nca_zoo.train.step import init_state, train_step
+from nca_zoo.weights import load_weights, save_weights
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRIES = ["gecko:grow", "smiley:persist", "fish:regen"]
+NAMES = ["gecko-grow-16", "smiley-persist-16", "fish-regen-16"]
+SETS = [
+    f"--set={item}"
+    for item in (
+        "iterations=4",
+        "batch_size=4",
+        "min_steps=3",
+        "max_steps=5",
+        "target_size=8",
+        "padding=4",
+        "persist.pool_size=8",
+        "regen.pool_size=8",
+        "regen.damage_count=1",
+    )
+]
+
+
+def _train_zoo(*args: str) -> int:
+    return cli.main(["train-zoo", *args, "--no-progress"])
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    """The reference: all 4 iterations in one call (one chunk)."""
+    out = tmp_path_factory.mktemp("zoo") / "one"
+    assert _train_zoo(*ENTRIES, "--out", str(out), *SETS) == 0
+    return out
+
+
+def test_two_chunks_with_a_resume_equal_one_uninterrupted_run(uninterrupted, tmp_path, capsys):
+    out = tmp_path / "two"
+    assert _train_zoo(*ENTRIES, "--out", str(out), *SETS, "--chunk-iters", "2", "--max-chunks", "1") == 0
+    assert '"stopped": true' in capsys.readouterr().out
+    manifest = json.loads((out / "state" / "manifest.json").read_text())
+    assert [(e["name"], e["status"], e["iteration"], e["pool"]) for e in manifest["entries"]] == [
+        ("gecko-grow-16", "training", 2, "seed"),  # grow: no pool, the snapshot is the whole state
+        ("smiley-persist-16", "training", 2, "file"),
+        ("fish-regen-16", "training", 2, "file"),
+    ]
+    assert not any((out / name / "model.safetensors").exists() for name in NAMES)
+
+    assert _train_zoo("--out", str(out)) == 0  # resume: the entries come from the state folder
+    assert '"finished": ["gecko-grow-16", "smiley-persist-16", "fish-regen-16"]' in capsys.readouterr().out
+    for name in NAMES:
+        a, b = uninterrupted / name, out / name
+        assert (a / "model.safetensors").read_bytes() == (b / "model.safetensors").read_bytes(), name
+        snap_a, snap_b = (load_snapshot(d / "snapshot.safetensors") for d in (a, b))
+        assert snap_a.metadata == snap_b.metadata  # (safetensors orders metadata keys at random: not bytes)
+        for x, y in zip(jax.tree.leaves(snap_a.state), jax.tree.leaves(snap_b.state), strict=True):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+        assert json.loads((a / "run.json").read_text()) == json.loads((b / "run.json").read_text())
+        log_a, log_b = ([json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()] for d in (a, b))
+        assert [r["iteration"] for r in log_b] == [1, 2, 3, 4]
+        assert [(r["loss"], r["steps"]) for r in log_a] == [(r["loss"], r["steps"]) for r in log_b]
+    assert all(e["status"] == "finished" for e in json.loads((out / "state" / "manifest.json").read_text())["entries"])
+    assert not list((out / "state").glob("*.npy"))
+    assert _train_zoo("--out", str(out)) == 0  # a finished zoo: nothing left to do
+
+
+def test_a_finished_entry_is_a_run_folder_with_its_recipe(uninterrupted):
+    """What scripts/register_entry.py reads: run.json (configs, target) and the final params."""
+    spec = importlib.util.spec_from_file_location("register_entry", ROOT / "scripts" / "register_entry.py")
+    register = sys.modules.setdefault("register_entry", importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(register)  # (registered first: its dataclasses look their module up)
+    for name, spec in zip(NAMES, ENTRIES, strict=True):
+        run = json.loads((uninterrupted / name / "run.json").read_text())
+        target, experiment = spec.split(":")
+        assert run["target"] == target and run["model_config"] == NCAConfig().to_dict()
+        overrides = {"iterations": 4, "batch_size": 4, "min_steps": 3, "max_steps": 5, "target_size": 8, "padding": 4}
+        if experiment != "grow":
+            overrides["pool_size"] = 8
+        if experiment == "regen":
+            overrides["damage_count"] = 1
+        assert run["train_config"] == preset(experiment, **overrides).to_dict()  # the preset, passed through
+        params, _ = load_weights(uninterrupted / name / "model.safetensors")
+        snap = load_snapshot(uninterrupted / name / "snapshot.safetensors")
+        assert snap.iteration == 4 and snap.target == target
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(snap.state.params), strict=True):
+            np.testing.assert_array_equal(a, np.asarray(b))
+        model_config, train_config, run_target = register.read_run(uninterrupted / name)  # the registry tool
+        assert run_target == target and train_config.to_dict() == run["train_config"]
+        reg_params, iterations = register.run_params(uninterrupted / name, model_config, train_config)
+        assert iterations == 4
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(reg_params), strict=True):
+            np.testing.assert_array_equal(a, np.asarray(b))
+
+
+def test_a_zoo_entry_follows_train_step(uninterrupted):
+    """The regen entry, trained with two other recipes in one program, equals ``train_step`` alone."""
+    tc = preset(
+        "regen",
+        iterations=4,
+        batch_size=4,
+        min_steps=3,
+        max_steps=5,
+        target_size=8,
+        padding=4,
+        pool_size=8,
+        damage_count=1,
+    )
+    target = jnp.asarray(grid_target("fish", 8, 4))
+    state = init_state(NCAConfig(), tc)
+    for _ in range(4):
+        state, _ = train_step(state, target, model_config=NCAConfig(), train_config=tc)
+    params, _ = load_weights(uninterrupted / "fish-regen-16" / "model.safetensors")
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(state.params), strict=True):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=0, atol=1e-5)
+
+
+def test_entries_and_overrides():
+    zoo = zoo_trainer.parse_entries(["all"])
+    assert len(zoo) == 30 and len({e.name(NCAConfig()) for e in zoo}) == 30
+    entries = zoo_trainer.parse_entries(["🦋:regen", "gecko:grow"], ["iterations=9", "regen.pool_size=64"], seed=3)
+    assert [e.name(NCAConfig()) for e in entries] == ["butterfly-regen-16", "gecko-grow-16"]
+    assert entries[0].train_config == preset("regen", iterations=9, pool_size=64, seed=3)
+    assert entries[1].train_config == preset("grow", iterations=9, seed=3)
+    for bad in (["gecko"], ["gecko:shrink"], []):
+        with pytest.raises(ValueError):
+            zoo_trainer.parse_entries(bad)
+    for bad in (["pool_size"], ["shrink.pool_size=3"], ["experiment=grow"], ["nope=1"], ["batch_size=x"]):
+        with pytest.raises(ValueError, match="bad recipe override"):
+            zoo_trainer.parse_entries(["gecko:grow"], bad)
+
+
+def test_init_from_weights_continues_the_budget_and_schedule(tmp_path):
+    """A weights file recording ``iterations`` (as ../shared/pretrain's do) starts the entry there:
+    the learning-rate schedule continues, Adam's moments (and its bias-correction count) start fresh."""
+    params = random_params()
+    save_weights(tmp_path / "gecko-regen-16.safetensors", params, NCAConfig(), extra_metadata={"iterations": "1446"})
+    (entry,) = zoo_trainer.parse_entries(["gecko:regen"])
+    sources = zoo_trainer.init_files([tmp_path])
+    state, what = zoo_trainer.initial_state(entry, NCAConfig(), sources["gecko-regen-16"])
+    assert int(state.iteration) == 1446 and "1446" in what
+    schedule = [
+        s for s in jax.tree.leaves(state.opt_state, is_leaf=lambda n: isinstance(n, optax.ScaleByScheduleState))
+    ]
+    counts = [int(s.count) for s in schedule if isinstance(s, optax.ScaleByScheduleState)]
+    adam = [
+        int(s.count) for s in jax.tree.leaves(state.opt_state, is_leaf=lambda n: hasattr(n, "mu")) if hasattr(s, "mu")
+    ]
+    assert counts == [1446] and adam == [0]
+    np.testing.assert_array_equal(
+        np.asarray(state.params["dense_0"]["kernel"]), np.asarray(params["dense_0"]["kernel"])
+    )
+    fresh, _ = zoo_trainer.initial_state(dataclasses.replace(entry), NCAConfig(), None)
+    assert int(fresh.iteration) == 0
+
+
+def test_a_source_checkout_finds_the_bundled_weights_without_installing():
+    """``PYTHONPATH=.`` in a plain checkout: ``nca_zoo.bundled`` is the repository's weights/ folder."""
+    code = (
+        "import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'Editable' not in getattr(f, '__name__', '')];"
+        "import importlib.resources, nca_zoo; print(importlib.resources.files('nca_zoo.bundled'))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert Path(out.stdout.strip()) == ROOT / "weights"
+
+
+def test_an_interrupt_keeps_the_completed_iterations_and_resumes_exactly(uninterrupted, tmp_path, monkeypatch):
+    """Ctrl-C (or a SIGINT when a lease ends) mid-chunk: the iterations that completed are logged and
+    saved, and the resumed run still ends where the uninterrupted one did."""
+    real_step, calls = zoo_trainer._Program.step, []
+
+    def step(self, *args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_step(self, *args)
+
+    monkeypatch.setattr(zoo_trainer._Program, "step", step)
+    out = tmp_path / "interrupted"
+    result = zoo_trainer.train_zoo(zoo_trainer.parse_entries(ENTRIES, [s[6:] for s in SETS]), out, progress=False)
+    assert result.stopped and result.iterations == 2 and result.unfinished == NAMES
+    manifest = json.loads((out / "state" / "manifest.json").read_text())
+    assert {e["iteration"] for e in manifest["entries"]} == {2}
+    monkeypatch.setattr(zoo_trainer._Program, "step", real_step)
+    assert zoo_trainer.train_zoo(None, out, progress=False).finished == NAMES
+    for name in NAMES:
+        assert (uninterrupted / name / "model.safetensors").read_bytes() == (
+            out / name / "model.safetensors"
+        ).read_bytes()
