@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -32,15 +31,7 @@ sys.path.insert(0, str(ROOT / "tests" / "web"))
 
 import chromium  # noqa: E402  (tests/web/chromium.py)
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from nca_zoo.publish import cpu_model  # noqa: E402
 
 
 def load() -> str:
@@ -102,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             browser.close()
     command = "python benchmarks/bench_web.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    print(f"Machine: {cpu_name()}, {os.cpu_count()} cores; load average {load_before} before, {load()} after.")
+    print(f"Machine: {cpu_model()}, {os.cpu_count()} cores; load average {load_before} before, {load()} after.")
     print(f"Chromium {info['version']} headless, WebGL2 renderer: {info['renderer']}.")
     print(f"Date: {started:%Y-%m-%d %H:%M}. Command: `{command.strip()}` (model `{args.model}`).\n")
     print(

@@ -72,12 +72,12 @@ def hardware() -> str:
     kind = devices[0].device_kind
     text = f"{len(devices)}× {kind} ({jax.default_backend()})"
     if jax.default_backend() == "cpu":
-        model = _cpu_model()
+        model = cpu_model()
         text = f"CPU: {model + ', ' if model else ''}{os.cpu_count()} cores ({platform.machine()})"
     return text
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

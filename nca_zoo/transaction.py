@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 
-def _stage(path: Path, data: bytes) -> Path:
+def stage(path: Path, data: bytes) -> Path:
+    """``data`` fully written and fsynced to a temporary file beside ``path`` (mode 0644); returns it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".staged")
     try:
@@ -38,7 +39,7 @@ def write_all(files: Mapping[str | os.PathLike, bytes]) -> None:
     replaced: list[Path] = []
     try:
         for path, data in targets.items():
-            staged[path] = _stage(path, data)
+            staged[path] = stage(path, data)
             old[path] = path.read_bytes() if path.exists() else None
         for path, tmp in staged.items():
             os.replace(tmp, path)
@@ -48,7 +49,7 @@ def write_all(files: Mapping[str | os.PathLike, bytes]) -> None:
             if old[path] is None:
                 path.unlink(missing_ok=True)
             else:
-                os.replace(_stage(path, old[path]), path)
+                os.replace(stage(path, old[path]), path)
         for tmp in staged.values():
             tmp.unlink(missing_ok=True)
         raise

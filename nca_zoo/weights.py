@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from safetensors.numpy import load as st_load
 
 from nca_zoo.config import NCAConfig
 from nca_zoo.model import init_params
+from nca_zoo.transaction import stage
 
 FORMAT = "nca-zoo"
 FORMAT_VERSION = "1"
@@ -44,19 +44,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; weights and checkpoints are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    os.replace(stage(Path(path), data), path)
 
 
 def flatten_params(params: dict[str, Any]) -> dict[str, np.ndarray]:

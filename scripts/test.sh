@@ -9,20 +9,32 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev,export]"
+# Python packages: the project with its dev + export extras (pytest, ruff, cax; TensorFlow, jax2onnx,
+# onnx, onnxruntime, LiteRT). Skipped when pyproject.toml has not changed since the last install.
+stamp=".venv/.nca-zoo-installed"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,export]"
+  echo "$want" >"$stamp"
+fi
 
 # Optional system pieces: the emoji font (rendering non-zoo emoji), Chromium (the web page's browser
 # tests; Debian's package, software WebGL2 via SwiftShader) and Node (onnxruntime-web tests, and
 # playwright-core, the pinned driver that runs that Chromium headless).
-if ! fc-list 2>/dev/null | grep -qi "Noto Color Emoji" && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && apt-get install -y -qq fonts-noto-color-emoji >/dev/null) || echo "note: could not install fonts-noto-color-emoji"
+# Each is installed only when missing (Debian packages as root: fonts-noto-color-emoji, chromium).
+apt_packages=()
+fc-list 2>/dev/null | grep -qi "Noto Color Emoji" || apt_packages+=(fonts-noto-color-emoji)
+[ -n "${CHROMIUM:-}" ] || command -v chromium >/dev/null || apt_packages+=(chromium)
+if [ ${#apt_packages[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null) ||
+    echo "note: could not install ${apt_packages[*]}"
 fi
-if [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "note: could not install chromium"
-fi
+# onnxruntime-web and playwright-core, pinned by package-lock.json; reinstalled when the lockfile changes.
 if [ -f tests/web/package.json ] && command -v npm >/dev/null; then
-  (cd tests/web && npm ci --silent --no-audit --no-fund)  # onnxruntime-web and playwright-core, pinned by package-lock.json
+  lock="$(sha256sum tests/web/package-lock.json | cut -d' ' -f1)"
+  if [ "$(cat tests/web/node_modules/.nca-zoo-lock 2>/dev/null)" != "$lock" ]; then
+    (cd tests/web && npm ci --silent --no-audit --no-fund) && echo "$lock" >tests/web/node_modules/.nca-zoo-lock
+  fi
 fi
 
 .venv/bin/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import jax
@@ -16,6 +17,14 @@ from nca_zoo.zoo import ZooModel
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DISTILL = SHARED / "reference" / "distill-growing-ca"
+# JAX's persistent compilation cache, shared by the test process and every CLI subprocess it starts
+# (they inherit the environment): the same programs (rollouts, training iterations) compile once.
+COMPILATION_CACHE = Path(__file__).resolve().parents[1] / ".pytest_cache" / "jax-compilation-cache"
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(COMPILATION_CACHE))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+min_compile_s = float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"])
+jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_s)
 NO_SHARED = "needs the original authors' Distill models in ../shared/reference/distill-growing-ca (absent here)"
 
 
