@@ -313,6 +313,7 @@ def register(
     accept_miss: bool = False,
     started_from: str | None = None,
     note: str | None = None,
+    command: str | None = None,
     license: str = "Apache-2.0",
     eval_batch: int = 8,
     say=print,
@@ -346,7 +347,7 @@ def register(
         sha256=sha256_bytes(weights),
         metrics=metrics,
     )
-    training = {**entry.training, "command": _command(run_dir, train_config, target)}
+    training = {**entry.training, "command": command or _command(run_dir, train_config, target)}
     if started_from:
         training["started_from"] = started_from
     if note:
@@ -385,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accept-miss", action="store_true", help="register even if the bar is missed (stated)")
     parser.add_argument("--started-from", default=None, help="provenance of the initial weights, for the card")
     parser.add_argument("--note", default=None, help="a note for the card (e.g. what the run showed)")
+    parser.add_argument("--command", default=None, help="the exact training command, if not the plain default")
     parser.add_argument("--license", default="Apache-2.0")
     parser.add_argument("--root", type=Path, default=ROOT, help="the project root to update (default: this checkout)")
     args = parser.parse_args(argv)
@@ -401,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
                 accept_miss=args.accept_miss,
                 started_from=args.started_from,
                 note=args.note,
+                command=args.command,
                 license=args.license,
             )
             print(json.dumps(entry.to_dict(), indent=2, ensure_ascii=False))

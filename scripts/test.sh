@@ -39,4 +39,6 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python -m pytest "$@"
+# One worker per core (compiling is mostly single-threaded); each test file stays in one worker, so
+# module-scoped fixtures (a browser, an export) are built once. PYTEST_WORKERS=0 runs in-process.
+.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile "$@"

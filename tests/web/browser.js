@@ -63,8 +63,14 @@ async function main() {
       return page.evaluate(`(${fn})(${JSON.stringify(arg)})`);
     },
     async wait({ fn, arg = null, timeout = 30000 }) {
-      await page.waitForFunction(`(${fn})(${JSON.stringify(arg)})`, null, { timeout, polling: 50 });
-      return true;
+      // Polled from here with page.evaluate (CDP): page.waitForFunction would poll with an in-page
+      // eval, which the exported page's Content-Security-Policy (no 'unsafe-eval') forbids.
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        if (await page.evaluate(`(${fn})(${JSON.stringify(arg)})`)) return true;
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${fn}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     },
     async mouse({ actions }) {
       for (const [kind, ...a] of actions) {
