@@ -16,7 +16,7 @@ from nca_zoo import evaluate
 from nca_zoo.convert import load_distill_original
 from nca_zoo.export import FORMATS as EXPORT_FORMATS
 from nca_zoo.targets import EMOJI
-from nca_zoo.train.recipe import EXPERIMENTS, TrainConfig
+from nca_zoo.train.recipe import EXPERIMENTS, RECIPES, TrainConfig
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -82,7 +82,7 @@ def _train_recipe(args: argparse.Namespace, stored: TrainConfig | None) -> Train
         if args.seed is not None:
             changes["seed"] = args.seed
         return dataclasses.replace(stored, **changes)
-    return preset(args.experiment or "regen", seed=args.seed or 0, **changes)
+    return preset(args.experiment or "regen", args.recipe, seed=args.seed or 0, **changes)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -306,6 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="grow (from the seed every time), persist (sample pool) or regen (pool + damage) "
         "(default: regen, or the experiment of the run resumed / snapshot continued)",
+    )
+    p.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        default="zoo",
+        help="zoo: the article's recipe, with half-plane cuts among regen's damage; distill: the article's "
+        "exactly (default: zoo; a resumed run keeps its own)",
     )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument(

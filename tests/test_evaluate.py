@@ -122,3 +122,12 @@ def test_eval_cli_prints_the_comparison_table(capsys):
     out = capsys.readouterr().out
     assert "`gecko-regen-16`" in out and "×)" in out
     assert cli.main(["eval", "nothing-*"]) == 2
+
+
+def test_train_command_picks_the_recipe():
+    def recipe(*extra):
+        args = cli.build_parser().parse_args(["train", "--target", "gecko", "--out", "unused", *extra])
+        return cli._train_recipe(args, None)
+
+    assert recipe().half_cut_fraction == 0.5
+    assert recipe("--recipe", "distill") == preset("regen", recipe="distill")
