@@ -82,7 +82,7 @@ def _train_recipe(args: argparse.Namespace, stored: TrainConfig | None) -> Train
         if args.seed is not None:
             changes["seed"] = args.seed
         return dataclasses.replace(stored, **changes)
-    return preset(args.experiment or "regen", args.recipe, seed=args.seed or 0, **changes)
+    return preset(args.experiment or "regen", recipe=args.recipe, seed=args.seed or 0, **changes)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

@@ -65,8 +65,8 @@ def test_a_diverged_run_is_refused_and_nothing_changes(zoo_root, tmp_path):
 
 
 def test_a_run_that_misses_the_bar_is_refused_unless_accepted_and_then_lands_whole(zoo_root, tmp_path, monkeypatch):
-    gecko = nca_zoo.load("gecko-regen-16")
-    run = make_run(tmp_path / "run", gecko.params)  # disc-only training: heals a half cut far worse than ex3_gecko
+    # the persistent gecko's weights, registered as a regen run: they heal a half cut far worse than ex3_gecko
+    run = make_run(tmp_path / "run", nca_zoo.load("gecko-persist-16").params)
     paths = register_entry.Paths(zoo_root)
     before = snapshot_of(zoo_root)
     with pytest.raises(register_entry.NotRegistered, match="mse_half"):
