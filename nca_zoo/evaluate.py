@@ -70,11 +70,7 @@ class Evaluable(Protocol):
 
 def mse(states: jax.Array, target: np.ndarray) -> np.ndarray:
     """Per-sample MSE of the RGBA channels of ``states`` (B,H,W,C) against ``target`` (H,W,4)."""
-    return np.asarray(_mse(jnp.asarray(states), jnp.asarray(target)))
-
-
-def _mse(states: jax.Array, target: jax.Array) -> jax.Array:
-    return jnp.mean(jnp.square(model.to_rgba(states) - target), axis=(1, 2, 3))
+    return np.asarray(model.rgba_mse(jnp.asarray(states), jnp.asarray(target)))
 
 
 @functools.partial(jax.jit, static_argnames=("config", "steps"))
@@ -83,7 +79,7 @@ def _mse_trace(params, state, key, target, *, config: NCAConfig, steps: int):
 
     def body(s, k):
         s = model.step(params, s, k, config=config)
-        return s, jnp.mean(_mse(s, target))
+        return s, jnp.mean(model.rgba_mse(s, target))
 
     return jax.lax.scan(body, state, jax.random.split(key, steps))
 

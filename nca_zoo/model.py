@@ -404,6 +404,12 @@ def to_rgba(state: Array) -> Array:
     return state[..., :4]
 
 
+def rgba_mse(states: Array, target: Array) -> Array:
+    """Per-sample MSE of the visible RGBA channels of ``states`` (B,H,W,C) against ``target`` (H,W,4):
+    the training loss and every evaluation metric."""
+    return jnp.mean(jnp.square(to_rgba(states) - target), axis=(-3, -2, -1))
+
+
 def to_rgb(state: Array) -> Array:
     """The Distill display: premultiplied RGB over a white background, ``1 - a + rgb``, clipped."""
     alpha = jnp.clip(state[..., 3:4], 0.0, 1.0)

@@ -29,7 +29,7 @@ import jax
 import numpy as np
 from PIL import Image
 
-from nca_zoo import model, render
+from nca_zoo import factory, model, render
 from nca_zoo.config import NCAConfig
 from nca_zoo.evaluate import (
     BAR,
@@ -91,14 +91,12 @@ class NotRegistered(RuntimeError):
 
 # ---- reading a run ----------------------------------------------------------------------------
 def read_run(run_dir: Path) -> tuple[NCAConfig, TrainConfig, str]:
-    path = run_dir / "run.json"
+    """The run's configs and target name, from its ``run.json`` (validated by the loader)."""
+    model_config, train_config, target = factory.read_run(run_dir)
     try:
-        run = json.loads(path.read_text())
-        return NCAConfig.from_dict(run["model_config"]), TrainConfig.from_dict(run["train_config"]), run["target"]
-    except FileNotFoundError:
-        raise
-    except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"{path}: not a readable run record ({err})") from err
+        return model_config, TrainConfig.from_dict(train_config), target
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{run_dir / 'run.json'}: train_config: {err}") from err
 
 
 def run_params(run_dir: Path, model_config: NCAConfig, train_config: TrainConfig) -> tuple[dict, int]:

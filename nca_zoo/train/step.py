@@ -45,7 +45,7 @@ def make_optimizer(train_config: TrainConfig) -> optax.GradientTransformation:
 
 def per_sample_loss(states: jax.Array, target: jax.Array) -> jax.Array:
     """MSE on the visible RGBA channels against the premultiplied target, one value per sample."""
-    return jnp.mean(jnp.square(model.to_rgba(states) - target), axis=(-3, -2, -1))
+    return model.rgba_mse(states, target)
 
 
 def init_state(model_config: NCAConfig, train_config: TrainConfig, params: Any = None) -> TrainState:
