@@ -17,6 +17,7 @@ from nca_zoo.convert import load_distill_original
 from nca_zoo.export import FORMATS as EXPORT_FORMATS
 from nca_zoo.targets import EMOJI
 from nca_zoo.train.recipe import EXPERIMENTS, RECIPES, TrainConfig
+from nca_zoo.weights import read_metadata
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -158,8 +159,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     for name in bar:
         bar.set_postfix_str(name)
         nca = nca_zoo.load(name)
-        experiment = nca.entry.experiment if nca.entry else args.experiment
-        target = nca.entry.target if nca.entry else None
+        recorded = _recorded_provenance(name) if nca.entry is None else {}
+        experiment = nca.entry.experiment if nca.entry else args.experiment or recorded.get("experiment") or "regen"
+        target = nca.entry.target if nca.entry else recorded.get("target")
+        label = nca.name if nca.entry else name
         ours = evaluate.evaluate(nca, batch=args.batch, seed=args.seed)
         original = None
         if args.originals and target in EMOJI:
@@ -169,11 +172,24 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                 bar.set_postfix_str(f"{name}: the original")
                 reference = load_distill_original(args.originals, target, experiment)
                 original = evaluate.evaluate(reference, batch=args.batch, seed=args.seed)
-        results[nca.name] = {"experiment": experiment, "metrics": ours, "original": original}
-        rows.append((nca.name, experiment, ours, original))
-        tqdm.write(f"{nca.name}: " + ", ".join(f"{k} {v:.5f}" for k, v in ours.items()), file=sys.stderr)
+        results[label] = {"experiment": experiment, "metrics": ours, "original": original}
+        rows.append((label, experiment, ours, original))
+        tqdm.write(f"{label}: " + ", ".join(f"{k} {v:.5f}" for k, v in ours.items()), file=sys.stderr)
     print(json.dumps(results, indent=2) if args.json else evaluate.comparison_table(rows))
     return 0
+
+
+def _recorded_provenance(name: str) -> dict[str, str]:
+    """A bare weights file's recorded ``target`` and ``experiment`` (the trainers write both), so its
+    evaluation is judged, and compared, as what it was trained for; {} for anything else."""
+    path = Path(name.removeprefix("local-dir:")).expanduser()
+    if path.suffix != ".safetensors" or not path.is_file():
+        return {}
+    metadata = read_metadata(path)
+    return {
+        "target": metadata.get("target", ""),
+        "experiment": metadata["experiment"] if metadata.get("experiment") in EXPERIMENTS else "",
+    }
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
@@ -378,8 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--experiment",
         choices=EXPERIMENTS,
-        default="regen",
-        help="experiment to judge a model that is not a registry entry by (default: regen)",
+        default=None,
+        help="experiment to judge a model that is not a registry entry by (default: the one its weights "
+        "file records, else regen)",
     )
     p.add_argument("--batch", type=int, default=8, help="rollouts per metric (default: 8, the protocol's)")
     p.add_argument("--seed", type=int, default=0, help="protocol seed (default: 0, the protocol's)")

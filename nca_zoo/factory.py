@@ -17,6 +17,7 @@ A run's target comes along when it can be rebuilt — a zoo target (``run.json``
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from nca_zoo.hub.layout import CONFIG_NAME, TARGET_NAME, WEIGHTS_NAME, read_json
 from nca_zoo.hub.pretrained import resolve_weights
 from nca_zoo.registry import UnknownModelError, ZooEntry, get_entry
 from nca_zoo.targets import PADDING, TARGET_SIZE, grid_target, resolve_name
-from nca_zoo.weights import load_weights, sha256_bytes, to_bytes
+from nca_zoo.weights import load_weights, read_metadata, sha256_bytes, to_bytes
 from nca_zoo.zoo import ZooModel
 
 HF_HUB_PREFIX = "hf-hub:"
@@ -116,6 +117,24 @@ def load(name: str | os.PathLike, *, revision: str | None = None, local_files_on
     return from_registry(entry, local_files_only=local_files_only)
 
 
+def _recorded_target(path: Path) -> Any:
+    """The padded zoo target a bare weights file names in its metadata (``"target"`` + ``"recipe"``, as the
+    trainers write them), so evaluation and MSE work on it; None when it names none or not a zoo target."""
+    metadata = read_metadata(path)
+    name = metadata.get("target")
+    if not name or resolve_name(name) is None:
+        return None
+    try:
+        recipe = json.loads(metadata.get("recipe") or "{}")
+    except json.JSONDecodeError:
+        recipe = {}
+    recipe = recipe if isinstance(recipe, dict) else {}
+    size, padding = recipe.get("target_size", TARGET_SIZE), recipe.get("padding", PADDING)
+    if not (isinstance(size, int) and isinstance(padding, int) and 0 < size <= 1024 and 0 <= padding <= 1024):
+        return None
+    return grid_target(name, size, padding)
+
+
 # ---- sources -------------------------------------------------------------------------------------
 def from_registry(entry: ZooEntry, *, local_files_only: bool = False) -> ZooModel:
     """A registry entry's model: verified weights (:func:`nca_zoo.hub.pretrained.resolve_weights`) + its target."""
@@ -141,7 +160,7 @@ def load_path(path: Path) -> ZooModel:
         if path.name == WEIGHTS_NAME and (folder / RUN_FILE).is_file():
             return from_run(folder)
         params, config = load_weights(path)
-        return ZooModel(config=config, params=params)
+        return ZooModel(config=config, params=params, target=_recorded_target(path))
     if path.is_dir():
         if (path / CONFIG_NAME).is_file():
             return ZooModel.from_folder(path)

@@ -177,6 +177,21 @@ def load_weights(
     return from_bytes(path.read_bytes(), source=str(path), config=config, sha256=sha256)
 
 
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """A weights file's string metadata (provenance, target, recipe); {} when it records none."""
+    with open(path, "rb") as file:
+        head = file.read(8)
+        if len(head) < 8:
+            raise WeightsError(f"{path}: shorter than the safetensors header; it may be truncated or corrupt")
+        size = int.from_bytes(head, "little")
+        if size > MAX_FILE_BYTES:
+            raise WeightsError(f"{path}: safetensors header of {size:,} bytes; not a weights file nca-zoo wrote")
+        try:
+            return _read_metadata(head + file.read(size))
+        except (ValueError, json.JSONDecodeError) as err:
+            raise WeightsError(f"{path}: not a readable safetensors header ({err})") from err
+
+
 def _read_metadata(data: bytes) -> dict[str, str]:
     if len(data) < 8:
         raise ValueError("file shorter than the safetensors header")

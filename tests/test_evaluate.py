@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import jax
@@ -14,6 +15,7 @@ import nca_zoo
 from nca_zoo import cli, evaluate, model
 from nca_zoo.train.recipe import preset
 from nca_zoo.train.step import damage_samples
+from nca_zoo.weights import save_weights
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +124,16 @@ def test_eval_cli_prints_the_comparison_table(capsys):
     out = capsys.readouterr().out
     assert "`gecko-regen-16`" in out and "×)" in out
     assert cli.main(["eval", "nothing-*"]) == 2
+
+
+def test_eval_cli_judges_a_weights_file_by_the_target_and_experiment_it_records(tmp_path, capsys):
+    persist = nca_zoo.load("gecko-persist-16")
+    path = tmp_path / "run-end.safetensors"
+    save_weights(path, persist.params, persist.config, {"target": "gecko", "experiment": "persist"})
+    assert cli.main(["eval", str(path), "--originals", "--batch", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)[str(path)]
+    assert result["experiment"] == "persist"
+    assert result["original"] == evaluate.original_metrics()[("gecko", "persist")]
 
 
 def test_train_command_picks_the_recipe():

@@ -147,6 +147,16 @@ def test_a_bare_weights_file_loads_with_its_stored_config(tmp_path):
     assert nca.config == NCAConfig(hidden=64) and nca.target is None and nca.entry is None
 
 
+def test_a_bare_weights_file_brings_the_zoo_target_its_metadata_names(tmp_path):
+    params = random_params(NCAConfig(), seed=2)
+    recipe = json.dumps({"target_size": 24, "padding": 4})
+    save_weights(tmp_path / "w.safetensors", params, NCAConfig(), {"target": "fish", "recipe": recipe})
+    nca = nca_zoo.load(str(tmp_path / "w.safetensors"))
+    np.testing.assert_array_equal(nca.target, grid_target("fish", 24, 4))
+    save_weights(tmp_path / "x.safetensors", params, NCAConfig(), {"target": "../../etc/passwd"})
+    assert nca_zoo.load(str(tmp_path / "x.safetensors")).target is None  # not a zoo target: none
+
+
 def test_a_registry_name_is_not_shadowed_by_a_folder(tmp_path, monkeypatch):
     make_run(tmp_path / "gecko")  # a run folder named like the zoo entry
     make_run(tmp_path / "my-run")
