@@ -15,7 +15,8 @@ import nca_zoo
 from nca_zoo import evaluate
 from nca_zoo.convert import load_distill_original
 from nca_zoo.export import FORMATS as EXPORT_FORMATS
-from nca_zoo.targets import EMOJI
+from nca_zoo.factory import RUN_FILE, read_run
+from nca_zoo.targets import EMOJI, grid_target, resolve_name
 from nca_zoo.train.recipe import EXPERIMENTS, RECIPES, TrainConfig
 from nca_zoo.weights import read_metadata
 
@@ -58,16 +59,26 @@ def _cmd_grow(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stored_run(out: Path) -> tuple[nca_zoo.NCAConfig, TrainConfig] | None:
-    """The configs recorded in ``out/run.json`` (a run to resume), or None when there is none."""
-    run_file = out / "run.json"
-    if not run_file.is_file():
+def _stored_run(out: Path) -> tuple[nca_zoo.NCAConfig, TrainConfig, str] | None:
+    """The configs and target name recorded in ``out/run.json`` (a run to resume), or None when there is none."""
+    if not (out / RUN_FILE).is_file():
         return None
+    model_config, train_config, target = read_run(out)
     try:
-        record = json.loads(run_file.read_text())
-        return nca_zoo.NCAConfig.from_dict(record["model_config"]), TrainConfig.from_dict(record["train_config"])
+        return model_config, TrainConfig.from_dict(train_config), target
     except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"{run_file} is not a readable run record ({err})") from err
+        raise ValueError(f"{out / RUN_FILE}: train_config: {err}") from err
+
+
+def _train_target(args: argparse.Namespace, recorded: str | None) -> str:
+    """``--target``, or the zoo target the resumed run (or continued snapshot) records."""
+    if args.target is not None:
+        return args.target
+    if recorded is not None and resolve_name(recorded) is not None:
+        return recorded
+    if recorded is not None:
+        raise ValueError(f"the run was trained on an image ({recorded!r}): pass --target with that image's path again")
+    raise ValueError("--target is required for a new run (a zoo target name, an emoji or an RGBA image path)")
 
 
 def _train_recipe(args: argparse.Namespace, stored: TrainConfig | None) -> TrainConfig:
@@ -87,7 +98,6 @@ def _train_recipe(args: argparse.Namespace, stored: TrainConfig | None) -> Train
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from nca_zoo.targets import grid_target, resolve_name
     from nca_zoo.train import loop
     from nca_zoo.train.snapshot import is_snapshot, load_snapshot
     from nca_zoo.weights import load_weights
@@ -95,6 +105,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     stored = _stored_run(out) if args.resume else None
     snapshot = load_snapshot(args.init) if args.init and is_snapshot(args.init) else None
+    target_spec = _train_target(args, stored[2] if stored else snapshot.target if snapshot else None)
     if stored is not None:
         model_config, train_config = stored[0], _train_recipe(args, stored[1])
     else:
@@ -110,8 +121,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     elif args.init:
         base = nca_zoo.load(args.init)
         init_params, model_config = base.params, base.config
-    target = grid_target(args.target, train_config.target_size, train_config.padding)
-    name = resolve_name(args.target) or Path(args.target).stem
+    target = grid_target(target_spec, train_config.target_size, train_config.padding)
+    name = resolve_name(target_spec) or Path(target_spec).stem
     try:
         result = loop.train(
             target,
@@ -315,7 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_grow)
 
     p = sub.add_parser("train", help="train a new NCA with the shared Distill trainer", description=TRAIN_HELP)
-    p.add_argument("--target", required=True, help="zoo target name, emoji, or RGBA image path")
+    p.add_argument(
+        "--target",
+        help="zoo target name, emoji, or RGBA image path (required for a new run; a resumed run or continued "
+        "snapshot keeps its zoo target)",
+    )
     p.add_argument(
         "--experiment",
         choices=EXPERIMENTS,

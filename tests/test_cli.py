@@ -106,15 +106,19 @@ def test_iters_is_the_total_and_more_adds_iterations(tmp_path, capsys, micro_tra
     assert main([*train, "--resume"]) == 0  # the run's own budget (2), not the recipe's 8000: nothing to do
     done = capsys.readouterr().out
     assert "nothing to do" in done and "2 of 2 iterations" in done and "nan" not in done
-    assert main([*train, "--resume", "--more", "1", "--lr", "1e-3"]) == 0  # a resume may change the learning rate
+    resume = ["train", "--out", str(out), "--resume"]  # the run knows its target and experiment
+    assert main([*resume, "--more", "1", "--lr", "1e-3"]) == 0  # a resume may change the learning rate
     assert "trained 3 iterations" in capsys.readouterr().out
     run = json.loads((out / "run.json").read_text())["train_config"]
     assert (run["iterations"], run["learning_rate"]) == (3, 1e-3)
     assert main([*train, "--resume", "--lr", "1e-4", "--seed", "7"]) == 2  # other settings may not change
     assert "different settings" in capsys.readouterr().err
 
-    # continue its snapshot elsewhere: its iteration counts towards --iters
-    other = ["train", "--target", "gecko", "--out", str(tmp_path / "b"), "--init", str(out / "snapshot.safetensors")]
+    assert main(["train", "--out", str(tmp_path / "new")]) == 2  # a new run needs its target
+    assert "--target is required for a new run" in capsys.readouterr().err
+
+    # continue its snapshot elsewhere (it records the target): its iteration counts towards --iters
+    other = ["train", "--out", str(tmp_path / "b"), "--init", str(out / "snapshot.safetensors")]
     assert main([*other, "--iters", "5"]) == 0
     assert "trained 5 iterations (2 in" in capsys.readouterr().out
     lines = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()

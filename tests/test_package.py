@@ -46,12 +46,14 @@ def test_installed_wheel_loads_and_grows_offline(wheel, tmp_path):
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)], check=True
     )
-    code = (
-        "import nca_zoo, pathlib; m = nca_zoo.load('gecko'); s = m.grow(24); "
-        "print(pathlib.Path(nca_zoo.__file__).parent, float(s[..., 3].max()) > 0.1)"
+    code = (  # every entry, and the alias
+        "import nca_zoo, pathlib; names = [*nca_zoo.list_models(), 'gecko']; "
+        "grew = all(float(nca_zoo.load(n).grow(24)[..., 3].max()) > 0.1 for n in names); "
+        "print(pathlib.Path(nca_zoo.__file__).parent, grew, len(names) - 1)"
     )
     env = {**os.environ, "PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
-    location, grew = done.stdout.split()
+    location, grew, count = done.stdout.split()
     assert Path(location).is_relative_to(site) and grew == "True"
+    assert int(count) == len(nca_zoo.list_models())

@@ -13,12 +13,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import nca_zoo
 from nca_zoo.config import NCAConfig
 from nca_zoo.targets import grid_target
 from nca_zoo.train import loop
 from nca_zoo.train.recipe import TrainConfig, preset
 from nca_zoo.train.step import init_state, normalize_per_variable, train_step
-from nca_zoo.weights import load_weights
+from nca_zoo.weights import load_weights, read_metadata
 
 TINY = {"batch_size": 4, "pool_size": 16, "min_steps": 6, "max_steps": 10, "target_size": 12, "padding": 4}
 
@@ -69,12 +70,21 @@ def test_variable_step_counts_share_one_compilation_and_the_pool_evolves():
 @pytest.mark.parametrize("experiment", ["grow", "persist", "regen"])
 def test_each_experiment_learns(experiment, tmp_path):
     tc = tiny(experiment, iterations=60, learning_rate=5e-3)
-    result = loop.train(grid_target("gecko", 12, 4), tmp_path, train_config=tc, progress=False, sample_every=20)
+    result = loop.train(
+        grid_target("gecko", 12, 4), tmp_path, train_config=tc, target_name="gecko", progress=False, sample_every=20
+    )
     losses = [json.loads(line)["loss"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert len(losses) == 60
     assert np.mean(losses[-5:]) < 0.75 * np.mean(losses[:5])
     _params, config = load_weights(result.weights_path, sha256=result.sha256)
     assert config == NCAConfig()
+    recorded = read_metadata(result.weights_path)  # the file alone says what it is
+    assert (recorded["target"], recorded["experiment"], recorded["iterations"]) == ("gecko", experiment, "60")
+    assert json.loads(recorded["recipe"]) == tc.to_dict()
+    bare = tmp_path / "elsewhere" / "weights.safetensors"
+    bare.parent.mkdir()
+    bare.write_bytes(result.weights_path.read_bytes())
+    np.testing.assert_array_equal(nca_zoo.load(str(bare)).target, grid_target("gecko", 12, 4))
     assert (tmp_path / "samples" / "iter_000020.png").is_file()
     record = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
     assert set(record) >= {"iteration", "loss", "steps", "lr", "seconds"}

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from nca_zoo import render
 from nca_zoo.config import NCAConfig
 from nca_zoo.train.checkpoint import Checkpoints, is_finite
-from nca_zoo.train.recipe import TrainConfig
+from nca_zoo.train.recipe import TrainConfig, weights_provenance
 from nca_zoo.train.snapshot import save_snapshot
 from nca_zoo.train.step import TrainState, init_state, train_step
 from nca_zoo.weights import atomic_write_bytes, save_weights
@@ -326,7 +326,8 @@ def _train_locked(
 
     params = jax.tree.map(np.asarray, state.params)
     weights_path = out_dir / "model.safetensors"
-    sha = save_weights(weights_path, params, model_config)
+    provenance = weights_provenance(target_name, tc, int(state.iteration), "nca-zoo train")
+    sha = save_weights(weights_path, params, model_config, provenance)
     return TrainResult(
         params=params,
         model_config=model_config,

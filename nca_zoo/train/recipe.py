@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import numbers
 from typing import Any
@@ -108,3 +109,16 @@ def preset(experiment: str, recipe: str = "zoo", **overrides: Any) -> TrainConfi
     if recipe == "zoo" and experiment == "regen":
         base = {**base, "half_cut_fraction": ZOO_HALF_CUT_FRACTION}
     return TrainConfig(experiment=experiment, **{**base, **overrides})
+
+
+def weights_provenance(target: str, train_config: TrainConfig, iterations: int, trainer: str) -> dict[str, str]:
+    """The metadata a trained weights file records, so the file alone says what it is: its target
+    (``nca_zoo.load`` and ``nca-zoo eval`` pick it up), experiment, recipe and iterations done (which
+    ``train-zoo --init`` continues the schedule from)."""
+    return {
+        "target": target,
+        "experiment": train_config.experiment,
+        "recipe": json.dumps(train_config.to_dict()),
+        "iterations": str(int(iterations)),
+        "trainer": trainer,
+    }

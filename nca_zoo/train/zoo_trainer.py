@@ -61,7 +61,7 @@ from tqdm.auto import tqdm
 from nca_zoo import model
 from nca_zoo.config import NCAConfig
 from nca_zoo.targets import EMOJI, grid_target, resolve_name
-from nca_zoo.train.recipe import EXPERIMENTS, TrainConfig, preset
+from nca_zoo.train.recipe import EXPERIMENTS, TrainConfig, preset, weights_provenance
 from nca_zoo.train.snapshot import is_snapshot, load_snapshot, save_snapshot
 from nca_zoo.train.step import (
     TrainState,
@@ -73,7 +73,7 @@ from nca_zoo.train.step import (
     split_keys,
     write_back,
 )
-from nca_zoo.weights import atomic_write_bytes, load_weights, save_weights
+from nca_zoo.weights import atomic_write_bytes, load_weights, read_metadata, save_weights
 
 FORMAT = "nca-zoo-zoo-state"
 FORMAT_VERSION = "1"
@@ -189,7 +189,7 @@ def initial_state(entry: EntrySpec, model_config: NCAConfig, source: Path | None
     params, config = load_weights(source)
     if config != model_config:
         raise ValueError(f"{source}: weights of a {config} model, the zoo trains {model_config}")
-    recorded = _metadata(source).get("iterations", "0")
+    recorded = read_metadata(source).get("iterations", "0")
     iteration = int(recorded) if recorded.isdigit() else 0
     state = init_state(model_config, tc, params)
     state = state._replace(
@@ -197,14 +197,6 @@ def initial_state(entry: EntrySpec, model_config: NCAConfig, source: Path | None
         opt_state=with_schedule_count(state.opt_state, iteration),
     )
     return state, f"weights {source} at iteration {iteration}"
-
-
-def _metadata(path: Path) -> dict[str, str]:
-    with open(path, "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(n))
-    meta = header.get("__metadata__") if isinstance(header, dict) else None
-    return meta if isinstance(meta, dict) else {}
 
 
 # ---- the program ------------------------------------------------------------------------------
@@ -520,7 +512,7 @@ def train_zoo(
             run_dir / "model.safetensors",
             jax.tree.map(np.asarray, state.params),
             model_config,
-            extra_metadata={"iterations": str(entry.iteration), "trainer": "nca-zoo train-zoo"},
+            weights_provenance(entry.spec.target_name, entry.spec.train_config, entry.iteration, "nca-zoo train-zoo"),
         )
         save_snapshot(
             run_dir / "snapshot.safetensors",
