@@ -15,10 +15,9 @@ import nca_zoo
 from nca_zoo import evaluate
 from nca_zoo.convert import load_distill_original
 from nca_zoo.export import FORMATS as EXPORT_FORMATS
-from nca_zoo.factory import RUN_FILE, read_run
+from nca_zoo.factory import RUN_FILE, read_run, recorded_provenance
 from nca_zoo.targets import EMOJI, grid_target, resolve_name
 from nca_zoo.train.recipe import EXPERIMENTS, RECIPES, TrainConfig
-from nca_zoo.weights import read_metadata
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -158,12 +157,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    names = nca_zoo.list_models(args.pattern)
-    if not names and not any(c in args.pattern for c in "*?["):
-        names = [args.pattern]  # an alias, emoji, hf-hub:/local-dir: ref or a path
-    if not names:
-        print(f"nca-zoo: error: no models match {args.pattern!r}; see `nca-zoo list`", file=sys.stderr)
-        return 2
+    names = []
+    for pattern in args.patterns:
+        matches = nca_zoo.list_models(pattern)
+        if not matches and not any(c in pattern for c in "*?["):
+            matches = [pattern]  # an alias, emoji, hf-hub:/local-dir: ref or a path
+        if not matches:
+            print(f"nca-zoo: error: no models match {pattern!r}; see `nca-zoo list`", file=sys.stderr)
+            return 2
+        names += [name for name in matches if name not in names]
     shipped = evaluate.original_metrics() if args.originals == "shipped" else {}
     rows, results = [], {}
     bar = tqdm(names, desc="eval", unit="model", file=sys.stderr, disable=len(names) == 1 and not args.originals)
@@ -191,16 +193,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _recorded_provenance(name: str) -> dict[str, str]:
-    """A bare weights file's recorded ``target`` and ``experiment`` (the trainers write both), so its
-    evaluation is judged, and compared, as what it was trained for; {} for anything else."""
+    """A bare weights file's (or snapshot's) recorded ``target`` and ``experiment``, so its evaluation is
+    judged, and compared, as what it was trained for; {} for anything else."""
     path = Path(name.removeprefix("local-dir:")).expanduser()
     if path.suffix != ".safetensors" or not path.is_file():
         return {}
-    metadata = read_metadata(path)
-    return {
-        "target": metadata.get("target", ""),
-        "experiment": metadata["experiment"] if metadata.get("experiment") in EXPERIMENTS else "",
-    }
+    return recorded_provenance(path)
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
@@ -275,8 +273,9 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 TRAIN_HELP = """Train a Growing NCA on a target with the shared Distill trainer. OUT holds run.json, metrics.jsonl,
 checkpoints/ (orbax: the whole state, for an exact --resume), snapshot.safetensors (a small
-resumable state, pool excluded, rewritten at every checkpoint; continue it anywhere with
---init OUT/snapshot.safetensors) and, at the end, model.safetensors. --iters is the run's total
+resumable state, pool excluded, rewritten at every checkpoint and each kept in
+snapshots/<iteration>.safetensors; continue one anywhere with --init, evaluate one with
+`nca-zoo eval FILE`) and, at the end, model.safetensors. --iters is the run's total
 budget, never a number of further iterations: after 20 iterations, `--resume --iters 30` and
 `--resume --more 10` both train 10 more. A diverged run stops at the last good checkpoint; resume
 it with a lower --lr / --decayed-lr (the only settings, with the budget, that a resume may change).
@@ -396,7 +395,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the evaluation protocol (growth, persistence, disc and half-cut regeneration) on models",
         description="Evaluate models with the zoo's protocol (nca_zoo.evaluate; MODEL_CARD.md) and print a table.",
     )
-    p.add_argument("pattern", help="registry name or wildcard ('*-regen-16'), alias, hf-hub:/local-dir: ref or path")
+    p.add_argument(
+        "patterns",
+        nargs="+",
+        metavar="MODEL",
+        help="registry name or wildcard ('*-regen-16'), alias, hf-hub:/local-dir: ref or path (a weights file, "
+        "run folder or training snapshot); several allowed",
+    )
     p.add_argument(
         "--originals",
         nargs="?",

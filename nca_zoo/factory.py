@@ -8,8 +8,9 @@ What a name means (:func:`parse_spec`), and nothing else:
 - ``"local-dir:PATH"``, or a plain path (one with a ``/``, starting with ``.`` or ``~``, ending in
   ``.safetensors``, or any existing file or folder whose name the registry does not know):
   a Hub repo folder (``config.json`` + ``model.safetensors``, as ``save_pretrained`` writes), a
-  training run folder (``run.json`` + ``model.safetensors``, as ``nca-zoo train`` writes) or a
-  ``.safetensors`` weights file (its metadata holds the architecture).
+  training run folder (``run.json`` + ``model.safetensors``, as ``nca-zoo train`` writes), a
+  ``.safetensors`` weights file (its metadata holds the architecture) or a training snapshot
+  (``OUT/snapshot.safetensors``: its params, so a run can be evaluated while it trains).
 
 A run's target comes along when it can be rebuilt — a zoo target (``run.json``'s ``"target"``) or a
 ``target.png`` in the run folder — so ``mse`` and the CLI's MSE work; otherwise ``target`` is None.
@@ -30,7 +31,7 @@ from nca_zoo.hub.layout import CONFIG_NAME, TARGET_NAME, WEIGHTS_NAME, read_json
 from nca_zoo.hub.pretrained import resolve_weights
 from nca_zoo.registry import UnknownModelError, ZooEntry, get_entry
 from nca_zoo.targets import PADDING, TARGET_SIZE, grid_target, resolve_name
-from nca_zoo.weights import load_weights, read_metadata, sha256_bytes, to_bytes
+from nca_zoo.weights import SNAPSHOT_FORMAT, load_weights, read_metadata, sha256_bytes, to_bytes
 from nca_zoo.zoo import ZooModel
 
 HF_HUB_PREFIX = "hf-hub:"
@@ -117,18 +118,32 @@ def load(name: str | os.PathLike, *, revision: str | None = None, local_files_on
     return from_registry(entry, local_files_only=local_files_only)
 
 
-def _recorded_target(path: Path) -> Any:
-    """The padded zoo target a bare weights file names in its metadata (``"target"`` + ``"recipe"``, as the
-    trainers write them), so evaluation and MSE work on it; None when it names none or not a zoo target."""
+def recorded_provenance(path: Path) -> dict[str, Any]:
+    """What a bare ``.safetensors`` file says it was trained as: ``target``, ``experiment`` and ``recipe``
+    (a weights file's ``"recipe"`` as the trainers write it, or a training snapshot's ``"train_config"``);
+    each absent when the file does not record it or records something unusable."""
     metadata = read_metadata(path)
-    name = metadata.get("target")
-    if not name or resolve_name(name) is None:
-        return None
     try:
-        recipe = json.loads(metadata.get("recipe") or "{}")
+        recipe = json.loads(metadata.get("recipe") or metadata.get("train_config") or "{}")
     except json.JSONDecodeError:
         recipe = {}
     recipe = recipe if isinstance(recipe, dict) else {}
+    experiment = metadata.get("experiment") or recipe.get("experiment")
+    recorded: dict[str, Any] = {"recipe": recipe} if recipe else {}
+    if metadata.get("target"):
+        recorded["target"] = metadata["target"]
+    if experiment in EXPERIMENTS:
+        recorded["experiment"] = experiment
+    return recorded
+
+
+def _recorded_target(path: Path) -> Any:
+    """The padded zoo target a bare weights file (or snapshot) names in its metadata, so evaluation and
+    MSE work on it; None when it names none or not a zoo target."""
+    recorded = recorded_provenance(path)
+    name, recipe = recorded.get("target"), recorded.get("recipe", {})
+    if not name or resolve_name(name) is None:
+        return None
     size, padding = recipe.get("target_size", TARGET_SIZE), recipe.get("padding", PADDING)
     if not (isinstance(size, int) and isinstance(padding, int) and 0 < size <= 1024 and 0 <= padding <= 1024):
         return None
@@ -146,8 +161,8 @@ def from_registry(entry: ZooEntry, *, local_files_only: bool = False) -> ZooMode
 
 
 def load_path(path: Path) -> ZooModel:
-    """A repo folder, a run folder or a ``.safetensors`` file (a run's or a repo's own weights file
-    loads as its folder, so its target and description come along)."""
+    """A repo folder, a run folder, a ``.safetensors`` weights file or a training snapshot (a run's or a
+    repo's own weights file loads as its folder, so its target and description come along)."""
     if path.is_file():
         if path.suffix != ".safetensors":
             raise ValueError(
@@ -159,7 +174,13 @@ def load_path(path: Path) -> ZooModel:
             return ZooModel.from_folder(folder)
         if path.name == WEIGHTS_NAME and (folder / RUN_FILE).is_file():
             return from_run(folder)
-        params, config = load_weights(path)
+        if read_metadata(path).get("format") == SNAPSHOT_FORMAT:  # a training snapshot: its params
+            from nca_zoo.train.snapshot import snapshot_model
+
+            snapshot = snapshot_model(path)
+            params, config = snapshot.params, snapshot.model_config
+        else:
+            params, config = load_weights(path)
         return ZooModel(config=config, params=params, target=_recorded_target(path))
     if path.is_dir():
         if (path / CONFIG_NAME).is_file():

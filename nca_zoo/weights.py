@@ -23,6 +23,7 @@ from nca_zoo.transaction import stage
 
 FORMAT = "nca-zoo"
 FORMAT_VERSION = "1"
+SNAPSHOT_FORMAT = "nca-zoo-train-snapshot"  # a training snapshot (nca_zoo.train.snapshot), not weights
 MAX_FILE_BYTES = 512 << 20  # the largest NCAConfig's parameters take ~140 MB
 
 

@@ -1,10 +1,11 @@
 """Add a trained run to the zoo: evaluate, gate on the quality bar, then bundle, register and document.
 
     python scripts/register_entry.py runs/gecko-regen-16 [--started-from TEXT] [--accept-miss]
+    python scripts/register_entry.py runs/boom-persist-16 --snapshot runs/snaps/boom-persist-16-600.safetensors
     python scripts/register_entry.py --refresh            # re-measure every entry, rewrite registry + card
 
 Takes the run's ``model.safetensors`` (or, for a run stopped before its budget, its newest
-checkpoint's params, or a training snapshot), runs the zoo's evaluation protocol
+checkpoint's params, or a training snapshot; ``--snapshot`` picks an earlier one), runs the zoo's evaluation protocol
 (:mod:`nca_zoo.evaluate`) and compares it with the original authors' model of the same target and
 experiment. An entry that is unstable or has a non-finite metric is always refused; one that misses
 the bar (any metric > 1.5× the original's) is refused unless ``--accept-miss``, and then the card
@@ -46,7 +47,7 @@ from nca_zoo.registry import ZooEntry
 from nca_zoo.targets import EMOJI, grid_target
 from nca_zoo.train.loop import resume_state
 from nca_zoo.train.recipe import TrainConfig
-from nca_zoo.train.snapshot import is_snapshot, load_snapshot
+from nca_zoo.train.snapshot import is_snapshot, load_snapshot, snapshot_model
 from nca_zoo.transaction import write_all
 from nca_zoo.weights import from_bytes, load_weights, sha256_bytes, to_bytes
 from nca_zoo.zoo import ZooModel
@@ -97,6 +98,19 @@ def read_run(run_dir: Path) -> tuple[NCAConfig, TrainConfig, str]:
         return model_config, TrainConfig.from_dict(train_config), target
     except (TypeError, ValueError) as err:
         raise ValueError(f"{run_dir / 'run.json'}: train_config: {err}") from err
+
+
+def snapshot_params(path: Path, model_config: NCAConfig, train_config: TrainConfig, target: str) -> tuple[dict, int]:
+    """The params of one of the run's saved snapshots (a copy of ``snapshot.safetensors`` taken at some
+    iteration), refused unless it was written by a run of the same target, experiment and architecture."""
+    snapshot = snapshot_model(path)
+    made_for = (snapshot.target, snapshot.train_config.experiment, snapshot.model_config)
+    if made_for != (target, train_config.experiment, model_config):
+        raise ValueError(
+            f"{path} is a snapshot of a {made_for[0]!r} {made_for[1]!r} run ({made_for[2]}), not of this run "
+            f"({target!r} {train_config.experiment!r}, {model_config}): pass a snapshot the run wrote"
+        )
+    return snapshot.params, snapshot.iteration
 
 
 def run_params(run_dir: Path, model_config: NCAConfig, train_config: TrainConfig) -> tuple[dict, int]:
@@ -314,12 +328,17 @@ def register(
     command: str | None = None,
     license: str = "Apache-2.0",
     eval_batch: int = 8,
+    snapshot: Path | None = None,
     say=print,
 ) -> ZooEntry:
-    """Evaluate the run in ``run_dir`` and, if it may ship, add it to the zoo at ``paths`` (one transaction)."""
+    """Evaluate the run in ``run_dir`` (its newest state, or ``snapshot``: one of its saved snapshots) and,
+    if it may ship, add it to the zoo at ``paths`` (one transaction)."""
     model_config, train_config, target = read_run(run_dir)
     name = f"{target}-{train_config.experiment}-{model_config.channels}"
-    params, iterations = run_params(run_dir, model_config, train_config)
+    if snapshot is not None:
+        params, iterations = snapshot_params(snapshot, model_config, train_config, target)
+    else:
+        params, iterations = run_params(run_dir, model_config, train_config)
     weights = to_bytes(params, model_config)  # refuses non-finite parameters
     nca = ZooModel(model_config, params, target=grid_target(target))
     metrics = evaluate(nca, batch=eval_batch)
@@ -380,6 +399,13 @@ def _command(run_dir: Path, train_config: TrainConfig, target: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path, nargs="?", help="a training run folder (run.json, checkpoints/ …)")
+    parser.add_argument(
+        "--snapshot",
+        type=Path,
+        default=None,
+        help="register this saved snapshot of the run (a copy of its snapshot.safetensors from some iteration) "
+        "instead of the run's newest state; the budget counts the run's iterations up to it",
+    )
     parser.add_argument("--refresh", action="store_true", help="re-measure all entries instead of adding one")
     parser.add_argument("--accept-miss", action="store_true", help="register even if the bar is missed (stated)")
     parser.add_argument("--started-from", default=None, help="provenance of the initial weights, for the card")
@@ -403,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
                 note=args.note,
                 command=args.command,
                 license=args.license,
+                snapshot=args.snapshot,
             )
             print(json.dumps(entry.to_dict(), indent=2, ensure_ascii=False))
     except (NotRegistered, ValueError, FileNotFoundError) as err:

@@ -157,6 +157,32 @@ def test_a_bare_weights_file_brings_the_zoo_target_its_metadata_names(tmp_path):
     assert nca_zoo.load(str(tmp_path / "x.safetensors")).target is None  # not a zoo target: none
 
 
+def test_a_training_snapshot_loads_as_its_params_and_target(tmp_path):
+    """A run's snapshot.safetensors (params + optimiser state + key) loads as the model it holds, so a
+    run can be evaluated or grown while it trains; its target and experiment come from its recipe."""
+    import jax
+
+    from nca_zoo.factory import recorded_provenance
+    from nca_zoo.train.snapshot import save_snapshot, snapshot_model
+    from nca_zoo.train.step import init_state
+
+    config, recipe = NCAConfig(hidden=32), preset("persist", pool_size=8, target_size=24, padding=4)
+    params = random_params(config, seed=3)
+    path = tmp_path / "fish-persist-16-300.safetensors"
+    save_snapshot(path, init_state(config, recipe, params), model_config=config, train_config=recipe, target="fish")
+    nca = nca_zoo.load(str(path))
+    assert nca.config == config and nca.entry is None
+    for a, b in zip(jax.tree.leaves(nca.params), jax.tree.leaves(params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(nca.target, grid_target("fish", 24, 4))
+    recorded = recorded_provenance(path)
+    assert (recorded["target"], recorded["experiment"], recorded["recipe"]) == ("fish", "persist", recipe.to_dict())
+    assert snapshot_model(path).iteration == 0
+    save_weights(tmp_path / "w.safetensors", params, config)  # plain weights are not a snapshot
+    with pytest.raises(ValueError, match="not a readable nca-zoo training snapshot"):
+        snapshot_model(tmp_path / "w.safetensors")
+
+
 def test_a_registry_name_is_not_shadowed_by_a_folder(tmp_path, monkeypatch):
     make_run(tmp_path / "gecko")  # a run folder named like the zoo entry
     make_run(tmp_path / "my-run")

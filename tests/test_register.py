@@ -91,3 +91,24 @@ def test_a_run_that_misses_the_bar_is_refused_unless_accepted_and_then_lands_who
     assert "**missed**" in card and "mse_half" in card and "test entry" in card
     assert paths.grid.is_file() and paths.gif("gecko-regen-16").is_file()
     register_entry.entry_model(paths, entry)  # loads, sha256-verified
+
+
+def test_a_saved_snapshot_of_the_run_can_be_registered_and_one_of_another_run_is_refused(zoo_root, tmp_path):
+    gecko = nca_zoo.load("gecko-regen-16")
+    run = make_run(tmp_path / "run", gecko.params)
+    kept = tmp_path / "snaps" / "gecko-regen-16-0.safetensors"
+    kept.parent.mkdir()
+    shutil.copy(run / "snapshot.safetensors", kept)
+    params, iteration = register_entry.snapshot_params(kept, *register_entry.read_run(run))
+    assert iteration == 0
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(gecko.params), strict=True):
+        assert (a == b).all()
+
+    other = make_run(tmp_path / "fish-run", gecko.params)
+    record = json.loads((other / "run.json").read_text())
+    (other / "run.json").write_text(json.dumps({**record, "target": "fish"}))
+    before = snapshot_of(zoo_root)
+    with pytest.raises(ValueError, match="not of this run"):
+        register_entry.register(other, register_entry.Paths(zoo_root), snapshot=kept, eval_batch=1, say=print)
+    assert register_entry.main([str(other), "--snapshot", str(kept), "--root", str(zoo_root)]) == 2
+    assert snapshot_of(zoo_root) == before

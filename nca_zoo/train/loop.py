@@ -41,7 +41,14 @@ except ImportError:  # pragma: no cover
 #: state does not depend on them). Everything else must match the stored run.
 RESUMABLE = ("iterations", "learning_rate", "decayed_learning_rate", "decay_at")
 SNAPSHOT_NAME = "snapshot.safetensors"
+SNAPSHOTS_DIR = "snapshots"  # every snapshot kept, by iteration: pool-trained metrics swing between them
 LOCK_NAME = ".lock"
+
+
+def kept_snapshot(out_dir: Path, iteration: int) -> Path:
+    """Where a run keeps the snapshot of ``iteration`` (``snapshot.safetensors`` is always the newest),
+    so any of them can be evaluated and registered later (``register_entry.py --snapshot``)."""
+    return out_dir / SNAPSHOTS_DIR / f"{iteration:06d}.safetensors"
 
 
 class TrainingDivergedError(RuntimeError):
@@ -189,9 +196,11 @@ def train(
     Both are ignored when resuming from a checkpoint.
 
     Every ``checkpoint_every`` iterations (and at the end) the state is checkpointed and
-    ``snapshot.safetensors`` rewritten. A loss or update that is not finite stops the run with
-    :class:`TrainingDivergedError`; non-finite states are never checkpointed. The run directory is
-    locked while training (:func:`lock_run_dir`).
+    ``snapshot.safetensors`` rewritten; a copy is kept as ``snapshots/<iteration>.safetensors`` (~100 KB
+    each), because a pool-trained run's quality swings between checkpoints and the best may not be the
+    last. A loss or update that is not finite stops the run with :class:`TrainingDivergedError`;
+    non-finite states are never checkpointed. The run directory is locked while training
+    (:func:`lock_run_dir`).
     """
     tc = train_config
     checkpoint_every = render.check_count("checkpoint_every", checkpoint_every)
@@ -318,9 +327,10 @@ def _train_locked(
                 if iteration % checkpoint_every == 0 or iteration == tc.iterations:
                     last_checkpoint = checkpoints.save(state)
                     small = state._replace(pool=state.pool[:0])  # the snapshot keeps no pool: don't copy it
-                    save_snapshot(
+                    snapshot = save_snapshot(
                         out_dir / SNAPSHOT_NAME, small, model_config=model_config, train_config=tc, target=target_name
                     )
+                    atomic_write_bytes(kept_snapshot(out_dir, iteration), snapshot.read_bytes())
     finally:
         bar.close()
 

@@ -24,11 +24,12 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from nca_zoo.config import NCAConfig
+from nca_zoo.model import init_params
 from nca_zoo.train.recipe import TrainConfig
 from nca_zoo.train.step import TrainState, init_state
-from nca_zoo.weights import atomic_write_bytes
+from nca_zoo.weights import SNAPSHOT_FORMAT, atomic_write_bytes
 
-FORMAT = "nca-zoo-train-snapshot"
+FORMAT = SNAPSHOT_FORMAT
 FORMAT_VERSION = "1"
 
 
@@ -104,13 +105,8 @@ def is_snapshot(path: str | os.PathLike) -> bool:
     return isinstance(header, dict) and (header.get("__metadata__") or {}).get("format") == FORMAT
 
 
-def load_snapshot(path: str | os.PathLike, *, train_config: TrainConfig | None = None) -> Snapshot:
-    """Read a snapshot into a train state (pool reset to seeds).
-
-    ``train_config`` overrides the stored recipe (e.g. a longer budget or a new learning rate);
-    it must keep the shapes the optimizer state was made for.
-    """
-    path = Path(path)
+def _read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str], NCAConfig, TrainConfig, str]:
+    """A snapshot file's tensors, metadata, model config, stored recipe and target (validated)."""
     if not path.is_file():
         raise FileNotFoundError(f"snapshot not found: {path}")
     data = path.read_bytes()
@@ -123,21 +119,59 @@ def load_snapshot(path: str | os.PathLike, *, train_config: TrainConfig | None =
         model_config = NCAConfig.from_dict(json.loads(metadata["model_config"]))
         stored_recipe = TrainConfig.from_dict(json.loads(metadata["train_config"]))
         target = metadata["target"]
+        int(tensors["iteration"])
+        if not isinstance(target, str):
+            raise ValueError(f"target is {target!r:.60}, not a name")
     except (SafetensorError, ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{path}: not a readable nca-zoo training snapshot ({err})") from err
+    return tensors, metadata, model_config, stored_recipe, target
+
+
+def _restore(path: Path, tensors: dict[str, np.ndarray], name: str, like: Any) -> Any:
+    """The tree ``name`` (params / opt_state) shaped like ``like``, from the snapshot's leaves."""
+    leaves, treedef = jax.tree.flatten(like)
+    stored = [tensors.get(f"{name}/{i:04d}") for i in range(len(leaves))]
+    for i, (want, got) in enumerate(zip(leaves, stored, strict=True)):
+        if got is None or got.shape != want.shape or got.dtype != np.asarray(want).dtype:
+            raise ValueError(
+                f"{path}: {name} leaf {i} is {None if got is None else (got.shape, got.dtype)}, "
+                f"expected {(want.shape, np.asarray(want).dtype)}: the snapshot was made for another recipe"
+            )
+    return jax.tree.unflatten(treedef, [jax.numpy.asarray(a) for a in stored])
+
+
+@dataclasses.dataclass(frozen=True)
+class SnapshotModel:
+    """Only the model of a snapshot: its params (NumPy), configs, target and iteration."""
+
+    params: dict[str, Any]
+    model_config: NCAConfig
+    train_config: TrainConfig
+    target: str
+    iteration: int
+
+
+def snapshot_model(path: str | os.PathLike) -> SnapshotModel:
+    """The params of a snapshot, cheaply (no optimiser state, no pool), so a snapshot can be evaluated,
+    grown or registered like a weights file while its run goes on."""
+    path = Path(path)
+    tensors, _, model_config, train_config, target = _read(path)
+    like = init_params(model_config, jax.random.PRNGKey(0))
+    params = jax.tree.map(np.asarray, _restore(path, tensors, "params", like))
+    return SnapshotModel(params, model_config, train_config, target, int(tensors["iteration"]))
+
+
+def load_snapshot(path: str | os.PathLike, *, train_config: TrainConfig | None = None) -> Snapshot:
+    """Read a snapshot into a train state (pool reset to seeds).
+
+    ``train_config`` overrides the stored recipe (e.g. a longer budget or a new learning rate);
+    it must keep the shapes the optimizer state was made for.
+    """
+    path = Path(path)
+    tensors, metadata, model_config, stored_recipe, target = _read(path)
     train_config = train_config or stored_recipe
     like = init_state(model_config, train_config)
-    restored = {}
-    for name in ("params", "opt_state"):
-        leaves, treedef = jax.tree.flatten(getattr(like, name))
-        stored = [tensors.get(f"{name}/{i:04d}") for i in range(len(leaves))]
-        for i, (want, got) in enumerate(zip(leaves, stored, strict=True)):
-            if got is None or got.shape != want.shape or got.dtype != np.asarray(want).dtype:
-                raise ValueError(
-                    f"{path}: {name} leaf {i} is {None if got is None else (got.shape, got.dtype)}, "
-                    f"expected {(want.shape, np.asarray(want).dtype)}: the snapshot was made for another recipe"
-                )
-        restored[name] = jax.tree.unflatten(treedef, [jax.numpy.asarray(a) for a in stored])
+    restored = {name: _restore(path, tensors, name, getattr(like, name)) for name in ("params", "opt_state")}
     key = jax.numpy.asarray(tensors["key"])
     if _typed_key(like.key):
         key = jax.random.wrap_key_data(key)
