@@ -298,16 +298,16 @@ def test_iterations_is_the_total_budget(tmp_path, counting_step):
 
 
 def test_a_snapshot_continues_in_a_new_directory(tmp_path, counting_step):
-    from nca_zoo.train.snapshot import load_snapshot
+    from nca_zoo.train.snapshot import SNAPSHOTS_DIR, kept_snapshot, load_snapshot
 
     target = micro_target()
     first = loop.train(target, tmp_path / "a", train_config=micro(iterations=3), checkpoint_every=2, progress=False)
     snapshot = load_snapshot(tmp_path / "a" / loop.SNAPSHOT_NAME, train_config=micro(iterations=5))
     assert snapshot.iteration == 3  # written at the end too, not only every checkpoint_every
-    kept = sorted(p.name for p in (tmp_path / "a" / loop.SNAPSHOTS_DIR).iterdir())
+    kept = sorted(p.name for p in (tmp_path / "a" / SNAPSHOTS_DIR).iterdir())
     assert kept == ["000002.safetensors", "000003.safetensors"]  # each one kept, by iteration
-    assert load_snapshot(loop.kept_snapshot(tmp_path / "a", 2)).iteration == 2
-    assert loop.kept_snapshot(tmp_path / "a", 3).read_bytes() == (tmp_path / "a" / loop.SNAPSHOT_NAME).read_bytes()
+    assert load_snapshot(kept_snapshot(tmp_path / "a", 2)).iteration == 2
+    assert kept_snapshot(tmp_path / "a", 3).read_bytes() == (tmp_path / "a" / loop.SNAPSHOT_NAME).read_bytes()
     result = loop.train(
         target, tmp_path / "b", train_config=snapshot.train_config, start_state=snapshot.state, progress=False
     )

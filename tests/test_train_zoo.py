@@ -22,7 +22,7 @@ from nca_zoo.config import NCAConfig
 from nca_zoo.targets import grid_target
 from nca_zoo.train import zoo_trainer
 from nca_zoo.train.recipe import preset
-from nca_zoo.train.snapshot import load_snapshot
+from nca_zoo.train.snapshot import kept_snapshot, load_snapshot
 from nca_zoo.train.step import init_state, train_step
 from nca_zoo.weights import load_weights, save_weights
 
@@ -68,6 +68,7 @@ def test_two_chunks_with_a_resume_equal_one_uninterrupted_run(uninterrupted, tmp
         ("fish-regen-16", "training", 2, "file"),
     ]
     assert not any((out / name / "model.safetensors").exists() for name in NAMES)
+    assert all(load_snapshot(kept_snapshot(out / name, 2)).iteration == 2 for name in NAMES)  # kept per chunk
 
     assert _train_zoo("--out", str(out)) == 0  # resume: the entries come from the state folder
     assert '"finished": ["gecko-grow-16", "smiley-persist-16", "fish-regen-16"]' in capsys.readouterr().out

@@ -28,7 +28,7 @@ from nca_zoo import render
 from nca_zoo.config import NCAConfig
 from nca_zoo.train.checkpoint import Checkpoints, is_finite
 from nca_zoo.train.recipe import TrainConfig, weights_provenance
-from nca_zoo.train.snapshot import save_snapshot
+from nca_zoo.train.snapshot import kept_snapshot, save_snapshot
 from nca_zoo.train.step import TrainState, init_state, train_step
 from nca_zoo.weights import atomic_write_bytes, save_weights
 
@@ -41,14 +41,7 @@ except ImportError:  # pragma: no cover
 #: state does not depend on them). Everything else must match the stored run.
 RESUMABLE = ("iterations", "learning_rate", "decayed_learning_rate", "decay_at")
 SNAPSHOT_NAME = "snapshot.safetensors"
-SNAPSHOTS_DIR = "snapshots"  # every snapshot kept, by iteration: pool-trained metrics swing between them
 LOCK_NAME = ".lock"
-
-
-def kept_snapshot(out_dir: Path, iteration: int) -> Path:
-    """Where a run keeps the snapshot of ``iteration`` (``snapshot.safetensors`` is always the newest),
-    so any of them can be evaluated and registered later (``register_entry.py --snapshot``)."""
-    return out_dir / SNAPSHOTS_DIR / f"{iteration:06d}.safetensors"
 
 
 class TrainingDivergedError(RuntimeError):

@@ -31,6 +31,7 @@ from nca_zoo.weights import SNAPSHOT_FORMAT, atomic_write_bytes
 
 FORMAT = SNAPSHOT_FORMAT
 FORMAT_VERSION = "1"
+SNAPSHOTS_DIR = "snapshots"  # a run folder's kept snapshots, by iteration: pool-trained metrics swing between them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +91,12 @@ def save_snapshot(
     path = Path(path)
     atomic_write_bytes(path, _encode(_leaves(jax.device_get(state)), metadata))
     return path
+
+
+def kept_snapshot(run_dir: str | os.PathLike, iteration: int) -> Path:
+    """Where a run folder keeps its snapshot of ``iteration`` (``snapshot.safetensors`` is only the newest),
+    so any of them can be evaluated (``nca-zoo eval FILE``) and registered (``register_entry.py --snapshot``)."""
+    return Path(run_dir) / SNAPSHOTS_DIR / f"{iteration:06d}.safetensors"
 
 
 def is_snapshot(path: str | os.PathLike) -> bool:

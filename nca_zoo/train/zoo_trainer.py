@@ -62,7 +62,7 @@ from nca_zoo import model
 from nca_zoo.config import NCAConfig
 from nca_zoo.targets import EMOJI, grid_target, resolve_name
 from nca_zoo.train.recipe import EXPERIMENTS, TrainConfig, preset, weights_provenance
-from nca_zoo.train.snapshot import is_snapshot, load_snapshot, save_snapshot
+from nca_zoo.train.snapshot import is_snapshot, kept_snapshot, load_snapshot, save_snapshot
 from nca_zoo.train.step import (
     TrainState,
     apply_update,
@@ -474,7 +474,7 @@ def train_zoo(
                 continue
             state = jax.device_get(states[name])
             tc = spec.train_config
-            save_snapshot(
+            snapshot = save_snapshot(
                 state_dir / f"{name}.safetensors",
                 state,
                 model_config=model_config,
@@ -482,6 +482,7 @@ def train_zoo(
                 target=spec.target_name,
                 extra_metadata={"trainer": "nca-zoo train-zoo"},
             )
+            atomic_write_bytes(kept_snapshot(out_dir / name, int(state.iteration)), snapshot.read_bytes())
             if not tc.pool_size:
                 mode = "seed"  # no pool: the snapshot is the whole state
             elif pools == "keep":
