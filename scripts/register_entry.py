@@ -1,7 +1,7 @@
 """Add a trained run to the zoo: evaluate, gate on the quality bar, then bundle, register and document.
 
     python scripts/register_entry.py runs/gecko-regen-16 [--started-from TEXT] [--accept-miss]
-    python scripts/register_entry.py runs/boom-persist-16 --snapshot runs/snaps/boom-persist-16-600.safetensors
+    python scripts/register_entry.py runs/boom-persist-16 --snapshot runs/boom-persist-16/snapshots/000600.safetensors
     python scripts/register_entry.py --refresh            # re-measure every entry, rewrite registry + card
 
 Takes the run's ``model.safetensors`` (or, for a run stopped before its budget, its newest

@@ -16,7 +16,7 @@ from nca_zoo.config import NCAConfig
 from nca_zoo.hub import pretrained
 from nca_zoo.targets import grid_target
 from nca_zoo.train.recipe import preset
-from nca_zoo.weights import WeightsError, save_weights
+from nca_zoo.weights import MAX_FILE_BYTES, WeightsError, save_weights
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +181,10 @@ def test_a_training_snapshot_loads_as_its_params_and_target(tmp_path):
     save_weights(tmp_path / "w.safetensors", params, config)  # plain weights are not a snapshot
     with pytest.raises(ValueError, match="not a readable nca-zoo training snapshot"):
         snapshot_model(tmp_path / "w.safetensors")
+    with open(tmp_path / "huge.safetensors", "wb") as f:  # sparse: refused by its size before it is read
+        f.truncate(MAX_FILE_BYTES + 1)
+    with pytest.raises(ValueError, match="more than any nca-zoo training snapshot takes"):
+        snapshot_model(tmp_path / "huge.safetensors")
 
 
 def test_a_registry_name_is_not_shadowed_by_a_folder(tmp_path, monkeypatch):

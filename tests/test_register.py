@@ -93,7 +93,7 @@ def test_a_run_that_misses_the_bar_is_refused_unless_accepted_and_then_lands_who
     register_entry.entry_model(paths, entry)  # loads, sha256-verified
 
 
-def test_a_saved_snapshot_of_the_run_can_be_registered_and_one_of_another_run_is_refused(zoo_root, tmp_path):
+def test_a_saved_snapshot_of_the_run_is_read_and_one_of_another_run_is_refused(zoo_root, tmp_path):
     gecko = nca_zoo.load("gecko-regen-16")
     run = make_run(tmp_path / "run", gecko.params)
     kept = tmp_path / "snaps" / "gecko-regen-16-0.safetensors"

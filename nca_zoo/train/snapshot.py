@@ -27,7 +27,7 @@ from nca_zoo.config import NCAConfig
 from nca_zoo.model import init_params
 from nca_zoo.train.recipe import TrainConfig
 from nca_zoo.train.step import TrainState, init_state
-from nca_zoo.weights import SNAPSHOT_FORMAT, atomic_write_bytes
+from nca_zoo.weights import MAX_FILE_BYTES, SNAPSHOT_FORMAT, atomic_write_bytes
 
 FORMAT = SNAPSHOT_FORMAT
 FORMAT_VERSION = "1"
@@ -116,6 +116,8 @@ def _read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str], NCAConfig,
     """A snapshot file's tensors, metadata, model config, stored recipe and target (validated)."""
     if not path.is_file():
         raise FileNotFoundError(f"snapshot not found: {path}")
+    if (size := path.stat().st_size) > MAX_FILE_BYTES:  # params + two Adam moments of the largest config fit
+        raise ValueError(f"{path} is {size:,} bytes, more than any nca-zoo training snapshot takes; not used")
     data = path.read_bytes()
     try:
         tensors = st_load(data)
