@@ -22,7 +22,7 @@ from nca_zoo.config import NCAConfig
 from nca_zoo.targets import grid_target
 from nca_zoo.train import zoo_trainer
 from nca_zoo.train.recipe import preset
-from nca_zoo.train.snapshot import kept_snapshot, load_snapshot
+from nca_zoo.train.snapshot import kept_snapshot, load_snapshot, save_snapshot
 from nca_zoo.train.step import init_state, train_step
 from nca_zoo.weights import load_weights, save_weights
 
@@ -175,6 +175,36 @@ def test_init_from_weights_continues_the_budget_and_schedule(tmp_path):
     )
     fresh, _ = zoo_trainer.initial_state(dataclasses.replace(entry), NCAConfig(), None)
     assert int(fresh.iteration) == 0
+
+
+def test_a_continued_snapshot_keeps_its_learning_rates_unless_set(tmp_path):
+    """A run lowered to 5e-5 and moved to the zoo trainer goes on at 5e-5, not the preset's 2e-4 (as
+    ``nca-zoo train --init SNAPSHOT`` does); ``--set`` still wins for what it names."""
+    recipe = preset(  # SETS, with the learning rates a continued run was lowered to
+        "regen", iterations=4, batch_size=4, min_steps=3, max_steps=5, target_size=8, padding=4, pool_size=8
+    )
+    recipe = dataclasses.replace(recipe, damage_count=1, learning_rate=5e-5, decayed_learning_rate=5e-5)
+    state = init_state(NCAConfig(), recipe)
+    state = state._replace(iteration=jnp.asarray(2, state.iteration.dtype))
+    save_snapshot(
+        tmp_path / "fish-regen-16.safetensors", state, model_config=NCAConfig(), train_config=recipe, target="fish"
+    )
+
+    sources = zoo_trainer.init_files([tmp_path])
+    (kept,) = zoo_trainer.continue_schedules(zoo_trainer.parse_entries(["fish:regen"]), sources, NCAConfig())
+    assert (kept.train_config.learning_rate, kept.train_config.decayed_learning_rate) == (5e-5, 5e-5)
+    assert kept.train_config.pool_size == preset("regen").pool_size  # only the schedule is the snapshot's
+    (named,) = zoo_trainer.continue_schedules(
+        zoo_trainer.parse_entries(["fish:regen"], ["regen.decayed_learning_rate=1e-4"]), sources, NCAConfig()
+    )
+    assert (named.train_config.learning_rate, named.train_config.decayed_learning_rate) == (5e-5, 1e-4)
+
+    out = tmp_path / "zoo"
+    command = ("fish:regen", "--out", str(out), "--init", str(tmp_path), *SETS, "--chunk-iters", "1")
+    assert _train_zoo(*command, "--max-chunks", "1") == 0  # stops after iteration 3
+    assert _train_zoo(*command) == 0  # the same command resumes the same recipes
+    rows = [json.loads(line) for line in (out / "fish-regen-16" / "metrics.jsonl").read_text().splitlines()]
+    assert [row["lr"] for row in rows] == [5e-5, 5e-5]  # iterations 3 and 4, at the snapshot's rate
 
 
 def test_a_source_checkout_finds_the_bundled_weights_without_installing():

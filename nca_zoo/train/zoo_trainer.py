@@ -33,7 +33,8 @@ refill from the trained parameters — a continuation, not a bit-identical one. 
 which (``pool`` per entry: ``"seed"`` = the fresh pool, exact; ``"file"``; ``"dropped"``).
 
 ``init`` starts entries from earlier work: a folder or files, matched to entries by file stem
-(``<name>.safetensors``). A training snapshot continues that run (its pool restarts from seeds);
+(``<name>.safetensors``). A training snapshot continues that run (its pool restarts from seeds)
+with its own learning-rate schedule unless ``--set`` names one;
 a weights file whose metadata records ``iterations`` (as ``../shared/pretrain/*.safetensors``
 do) starts the entry at that iteration, so its budget and learning-rate schedule continue
 (Adam's moments start fresh).
@@ -62,7 +63,7 @@ from nca_zoo import model
 from nca_zoo.config import NCAConfig
 from nca_zoo.targets import EMOJI, grid_target, resolve_name
 from nca_zoo.train.recipe import EXPERIMENTS, TrainConfig, preset, weights_provenance
-from nca_zoo.train.snapshot import is_snapshot, kept_snapshot, load_snapshot, save_snapshot
+from nca_zoo.train.snapshot import is_snapshot, kept_snapshot, load_snapshot, save_snapshot, snapshot_model
 from nca_zoo.train.step import (
     TrainState,
     apply_update,
@@ -82,6 +83,8 @@ MANIFEST = "manifest.json"
 POOL_MODES = ("keep", "drop")
 #: ``all`` (or ``zoo``) on the command line: every zoo target × every experiment.
 ZOO_SPECS = tuple(f"{target}:{experiment}" for target in EMOJI for experiment in EXPERIMENTS)
+#: The learning-rate schedule, which an entry continuing a training snapshot keeps (``continue_schedules``).
+SCHEDULE_KEYS = ("learning_rate", "decayed_learning_rate", "decay_at")
 
 
 # ---- entries ----------------------------------------------------------------------------------
@@ -92,6 +95,8 @@ class EntrySpec:
     target: str
     target_name: str
     train_config: TrainConfig
+    #: The recipe keys ``--set`` gave explicitly (not stored: only what continuing a snapshot may not change).
+    explicit: frozenset[str] = dataclasses.field(default=frozenset(), compare=False)
 
     def name(self, model_config: NCAConfig) -> str:
         return f"{self.target_name}-{self.train_config.experiment}-{model_config.channels}"
@@ -139,9 +144,9 @@ def parse_entries(specs: Sequence[str], overrides: Sequence[str] = (), seed: int
         target, sep, experiment = spec.rpartition(":")
         if not sep or not target or experiment not in EXPERIMENTS:
             raise ValueError(f"bad entry {spec!r}: use TARGET:EXPERIMENT, EXPERIMENT one of {', '.join(EXPERIMENTS)}")
-        recipe = {"seed": seed, **scoped.get(None, {}), **scoped.get(experiment, {})}
+        explicit = {**scoped.get(None, {}), **scoped.get(experiment, {})}
         name = resolve_name(target) or Path(target).stem
-        entries.append(EntrySpec(target, name, preset(experiment, **recipe)))
+        entries.append(EntrySpec(target, name, preset(experiment, seed=seed, **explicit), frozenset(explicit)))
     return entries
 
 
@@ -162,6 +167,24 @@ def init_files(paths: Sequence[str | os.PathLike]) -> dict[str, Path]:
         for f in files:
             found[f.stem] = f
     return found
+
+
+def continue_schedules(
+    entries: Sequence[EntrySpec], sources: dict[str, Path], model_config: NCAConfig
+) -> list[EntrySpec]:
+    """``entries``, each that continues a training snapshot keeping that run's learning-rate schedule
+    (``SCHEDULE_KEYS``) unless ``--set`` names it, as ``nca-zoo train --init SNAPSHOT`` does: a run
+    lowered to 5e-5 must not jump back to the preset's 2e-4 because it moved to the zoo trainer."""
+    out = []
+    for entry in entries:
+        source = sources.get(entry.name(model_config))
+        if source is None or not is_snapshot(source):
+            out.append(entry)
+            continue
+        stored = snapshot_model(source).train_config
+        kept = {key: getattr(stored, key) for key in SCHEDULE_KEYS if key not in entry.explicit}
+        out.append(dataclasses.replace(entry, train_config=dataclasses.replace(entry.train_config, **kept)))
+    return out
 
 
 def with_schedule_count(opt_state: Any, count: int) -> Any:
@@ -185,7 +208,8 @@ def initial_state(entry: EntrySpec, model_config: NCAConfig, source: Path | None
         snap = load_snapshot(source, train_config=tc)
         if snap.model_config != model_config:
             raise ValueError(f"{source}: snapshot of a {snap.model_config} model, the zoo trains {model_config}")
-        return snap.state, f"snapshot {source} at iteration {snap.iteration} (pool from seeds)"
+        schedule = f"learning rate {tc.learning_rate:g}, {tc.decayed_learning_rate:g} from iteration {tc.decay_at}"
+        return snap.state, f"snapshot {source} at iteration {snap.iteration} (pool from seeds; {schedule})"
     params, config = load_weights(source)
     if config != model_config:
         raise ValueError(f"{source}: weights of a {config} model, the zoo trains {model_config}")
@@ -404,6 +428,9 @@ def train_zoo(
         if manifest.get("format") != FORMAT:
             raise ValueError(f"{manifest_path}: not an nca-zoo zoo-trainer state (format {manifest.get('format')!r})")
         model_config = NCAConfig.from_dict(manifest["model_config"])
+    if entries is not None and init:  # before the resume check: the same command resumes the same recipes
+        entries = continue_schedules(entries, init_files(init), model_config)
+    if manifest is not None:
         stored = [EntrySpec.from_dict(e["spec"]) for e in manifest["entries"]]
         if entries is not None and list(entries) != stored:
             raise ValueError(
