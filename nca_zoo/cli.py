@@ -104,6 +104,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     stored = _stored_run(out) if args.resume else None
     snapshot = load_snapshot(args.init) if args.init and is_snapshot(args.init) else None
+    # another experiment (a persist sibling of a regen run): a fine-tune of the snapshot's params, not a
+    # continuation of its optimiser, iteration and schedule
+    sibling = snapshot is not None and args.experiment not in (None, snapshot.train_config.experiment)
     target_spec = _train_target(args, stored[2] if stored else snapshot.target if snapshot else None)
     if stored is not None:
         model_config, train_config = stored[0], _train_recipe(args, stored[1])
@@ -111,7 +114,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model_config = nca_zoo.NCAConfig()
         train_config = _train_recipe(args, snapshot.train_config if snapshot else None)
     init_params = start_state = None
-    if snapshot is not None:  # continue its params, optimiser state, key and iteration (pool: fresh seeds)
+    if sibling:
+        init_params, model_config = snapshot.state.params, snapshot.model_config
+    elif snapshot is not None:  # continue its params, optimiser state, key and iteration (pool: fresh seeds)
         if train_config != snapshot.train_config:
             snapshot = load_snapshot(args.init, train_config=train_config)
         model_config, start_state = snapshot.model_config, snapshot.state
@@ -382,7 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="start from a zoo name, hf-hub:/local-dir: ref or weights .safetensors file (fine-tuning: its "
         "weights, a fresh optimiser, iteration 0), or continue a training snapshot (another run's "
         "OUT/snapshot.safetensors: its params, optimiser state, key and iteration, the pool reset to seeds; "
-        "the remaining budget is --iters minus its iteration)",
+        "the remaining budget is --iters minus its iteration; with another --experiment, a fine-tune of "
+        "its params)",
     )
     p.add_argument(
         "--seed", type=int, default=None, help="random seed of the run (default: 0, or the run's when resuming)"

@@ -315,3 +315,37 @@ def test_a_snapshot_continues_in_a_new_directory(tmp_path, counting_step):
     assert [r["iteration"] for r in _log(tmp_path / "b")] == [4, 5]
     for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(result.params), strict=True):
         np.testing.assert_array_equal(a, b)  # the counting step keeps the parameters it was given
+
+
+@pytest.mark.parametrize("experiment", [None, "regen", "persist"])
+def test_a_snapshot_continues_its_run_or_starts_a_sibling_fine_tune(experiment, tmp_path, monkeypatch):
+    """``train --init SNAPSHOT`` continues that run (optimiser, iteration, learning rates); with another
+    ``--experiment`` (a persist sibling of a regen run) it fine-tunes the snapshot's params from a fresh
+    optimiser at iteration 0 with that experiment's preset."""
+    from nca_zoo import cli
+    from nca_zoo.train.snapshot import save_snapshot
+
+    recipe = tiny("regen", learning_rate=5e-5, decayed_learning_rate=5e-5)
+    state = init_state(NCAConfig(), recipe)
+    state = state._replace(iteration=jnp.asarray(7, state.iteration.dtype))
+    snap = save_snapshot(
+        tmp_path / "s.safetensors", state, model_config=NCAConfig(), train_config=recipe, target="fish"
+    )
+    seen = {}
+
+    def fake_train(target, out, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt  # stop before any training: only the arguments matter here
+
+    monkeypatch.setattr(loop, "train", fake_train)
+    args = ["train", "--init", str(snap), "--out", str(tmp_path / "run")]
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(args + (["--experiment", experiment] if experiment else []))
+    if experiment == "persist":
+        assert seen["start_state"] is None and seen["train_config"] == preset("persist")
+        for a, b in zip(jax.tree.leaves(seen["init_params"]), jax.tree.leaves(state.params), strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    else:
+        assert seen["init_params"] is None and seen["train_config"] == recipe
+        assert int(seen["start_state"].iteration) == 7
+    assert seen["target_name"] == "fish"
