@@ -98,27 +98,28 @@ def _train_recipe(args: argparse.Namespace, stored: TrainConfig | None) -> Train
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from nca_zoo.train import loop
-    from nca_zoo.train.snapshot import is_snapshot, load_snapshot
+    from nca_zoo.train.snapshot import is_snapshot, load_snapshot, snapshot_model
     from nca_zoo.weights import load_weights
 
     out = Path(args.out)
     stored = _stored_run(out) if args.resume else None
-    snapshot = load_snapshot(args.init) if args.init and is_snapshot(args.init) else None
+    # a snapshot's recipe, target and params, cheaply: its train state (optimiser, pool) is built below only
+    # when the run continues it
+    recorded = snapshot_model(args.init) if args.init and is_snapshot(args.init) else None
     # another experiment (a persist sibling of a regen run): a fine-tune of the snapshot's params, not a
     # continuation of its optimiser, iteration and schedule
-    sibling = snapshot is not None and args.experiment not in (None, snapshot.train_config.experiment)
-    target_spec = _train_target(args, stored[2] if stored else snapshot.target if snapshot else None)
+    sibling = recorded is not None and args.experiment not in (None, recorded.train_config.experiment)
+    target_spec = _train_target(args, stored[2] if stored else recorded.target if recorded else None)
     if stored is not None:
         model_config, train_config = stored[0], _train_recipe(args, stored[1])
     else:
         model_config = nca_zoo.NCAConfig()
-        train_config = _train_recipe(args, snapshot.train_config if snapshot else None)
+        train_config = _train_recipe(args, recorded.train_config if recorded else None)
     init_params = start_state = None
     if sibling:
-        init_params, model_config = snapshot.state.params, snapshot.model_config
-    elif snapshot is not None:  # continue its params, optimiser state, key and iteration (pool: fresh seeds)
-        if train_config != snapshot.train_config:
-            snapshot = load_snapshot(args.init, train_config=train_config)
+        init_params, model_config = recorded.params, recorded.model_config
+    elif recorded is not None:  # continue its params, optimiser state, key and iteration (pool: fresh seeds)
+        snapshot = load_snapshot(args.init, train_config=train_config)
         model_config, start_state = snapshot.model_config, snapshot.state
     elif args.init and Path(args.init).suffix == ".safetensors":
         init_params, model_config = load_weights(args.init)
