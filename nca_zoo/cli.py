@@ -97,7 +97,7 @@ def _train_recipe(args: argparse.Namespace, stored: TrainConfig | None) -> Train
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from nca_zoo.train import loop
+    from nca_zoo.train import lineage, loop
     from nca_zoo.train.snapshot import is_snapshot, load_snapshot, snapshot_model
     from nca_zoo.weights import load_weights
 
@@ -116,6 +116,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model_config = nca_zoo.NCAConfig()
         train_config = _train_recipe(args, recorded.train_config if recorded else None)
     init_params = start_state = None
+    before: lineage.Lineage = ()  # the runs that made the start (recorded in what this run writes)
+    if recorded is not None:
+        before = lineage.loads(recorded.metadata.get(lineage.METADATA_KEY), args.init)
     if sibling:
         init_params, model_config = recorded.params, recorded.model_config
     elif recorded is not None:  # continue its params, optimiser state, key and iteration (pool: fresh seeds)
@@ -123,9 +126,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model_config, start_state = snapshot.model_config, snapshot.state
     elif args.init and Path(args.init).suffix == ".safetensors":
         init_params, model_config = load_weights(args.init)
+        before = loop.weights_lineage(args.init)
     elif args.init:
         base = nca_zoo.load(args.init)
         init_params, model_config = base.params, base.config
+        if base.entry is not None and base.entry.training:
+            before = lineage.of_entry(base.entry.name, base.entry.training, base.entry.experiment)
     target = grid_target(target_spec, train_config.target_size, train_config.padding)
     name = resolve_name(target_spec) or Path(target_spec).stem
     try:
@@ -140,6 +146,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             more=args.more,
             resume=args.resume,
             checkpoint_every=args.checkpoint_every,
+            lineage=before,
         )
     except loop.RunDirectoryLockedError as err:
         print(f"nca-zoo: error: {err}", file=sys.stderr)

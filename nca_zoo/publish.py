@@ -28,7 +28,8 @@ from nca_zoo.hub.files import push_folder
 from nca_zoo.hub.layout import CARD_NAME, repo_files
 from nca_zoo.registry import HUB_ORG, ZooEntry
 from nca_zoo.targets import grid_target, resolve_name
-from nca_zoo.train.loop import train
+from nca_zoo.train import lineage
+from nca_zoo.train.loop import chain_of_run, train
 from nca_zoo.train.recipe import TrainConfig, preset
 from nca_zoo.version import __version__
 from nca_zoo.zoo import ZooModel
@@ -92,18 +93,13 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _run_log(run_dir: Path, iterations: int) -> tuple[float, float | None]:
-    """(wall seconds, mean loss of the last 100 iterations) over the first ``iterations`` of a run.
-
-    Covers every session of a resumed run; a run stopped after its last checkpoint logged
-    iterations the weights do not include, which are left out.
-    """
+def _final_loss(run_dir: Path, iterations: int) -> float | None:
+    """Mean loss of the last 100 iterations up to ``iterations`` (a run stopped after its last checkpoint
+    logged iterations the weights do not include, which are left out)."""
     path = run_dir / "metrics.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-    records = [r for r in records if r["iteration"] <= iterations]
-    seconds = sum(r.get("seconds", 0.0) for r in records)
-    recent = [r["loss"] for r in records[-100:]]
-    return seconds, (_finite(sum(recent) / len(recent)) if recent else None)
+    recent = [r["loss"] for r in records if r["iteration"] <= iterations][-100:]
+    return _finite(sum(recent) / len(recent)) if recent else None
 
 
 def entry_for_run(
@@ -117,9 +113,15 @@ def entry_for_run(
     metrics: dict[str, float],
     repo_id: str | None = None,
 ) -> ZooEntry:
-    """The registry entry of a trained run (revision None: only a real push gives it a commit)."""
+    """The registry entry of a trained run (revision None: only a real push gives it a commit).
+
+    ``iterations`` and ``wall_time_s`` are this run's; ``lineage`` lists every run that made the weights
+    (the runs before this one, as its run.json records them, then this one) and ``total_*`` sum them.
+    """
     name = f"{target}-{train_config.experiment}-{model_config.channels}"
-    wall_time, final_loss = _run_log(run_dir, iterations)
+    chain = chain_of_run(run_dir, iterations)  # this run (every session of it, if resumed) is the last
+    this_run = chain[-1]
+    total_iterations, total_wall_time = lineage.totals(chain)
     return ZooEntry(
         name=name,
         target=target,
@@ -132,9 +134,12 @@ def entry_for_run(
         recipe=train_config.to_dict(),
         training={
             "iterations": iterations,
-            "wall_time_s": round(wall_time, 1),
+            "wall_time_s": this_run.wall_time_s,
+            "total_iterations": total_iterations,
+            "total_wall_time_s": round(total_wall_time, 1),
+            lineage.METADATA_KEY: [segment.to_dict() for segment in chain],
             "hardware": hardware(),
-            "final_loss": final_loss,
+            "final_loss": _final_loss(run_dir, iterations),
             "nca_zoo_version": __version__,
             "jax_version": jax.__version__,
             "date": datetime.date.today().isoformat(),

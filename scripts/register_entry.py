@@ -45,6 +45,7 @@ from nca_zoo.evaluate import (
 from nca_zoo.publish import entry_for_run
 from nca_zoo.registry import ZooEntry
 from nca_zoo.targets import EMOJI, grid_target
+from nca_zoo.train import lineage
 from nca_zoo.train.loop import resume_state
 from nca_zoo.train.recipe import TrainConfig
 from nca_zoo.train.snapshot import is_snapshot, load_snapshot, snapshot_model
@@ -237,6 +238,7 @@ def model_card(entries: list[ZooEntry], originals: dict[tuple[str, str], dict[st
             f"{t['wall_time_s'] / 3600:.2f} h on {t['hardware']}, finished {t['date']}"
             + (f"; {t['started_from']}" if t.get("started_from") else "")
             + ".",
+            *_lineage_lines(e.name, t),
             f"- Command: `{t.get('command', '')}`.",
             f"- Weights: `weights/{e.weights_file}`, sha256 `{e.sha256}`; licence {e.license}.",
         ]
@@ -309,6 +311,24 @@ def update_files(
     files[paths.grid] = grid_image(list(models.values()))
     files[paths.card] = model_card([entries[n] for n in sorted(entries)], originals).encode()
     return files
+
+
+def _lineage_lines(name: str, training: dict) -> list[str]:
+    """The card's line on an entry made over several runs: each run, and the chain's total budget."""
+    chain = lineage.of_entry(name, training, "") if lineage.METADATA_KEY in training else ()
+    if len(chain) < 2:
+        return []
+    iterations, seconds = lineage.totals(chain)
+    partial = any(s.run.startswith("zoo:") for s in chain)
+    return [
+        f"- Made over {len(chain)} runs, {iterations} iterations and {seconds / 3600:.2f} h in all"
+        + (
+            " (at least: a `zoo:` entry was registered before lineages were recorded; it counts its last run)"
+            if partial
+            else ""
+        )
+        + f": {lineage.describe(chain)}."
+    ]
 
 
 def _finite_metrics(metrics: dict[str, float]) -> dict[str, float]:

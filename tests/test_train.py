@@ -349,3 +349,118 @@ def test_a_snapshot_continues_its_run_or_starts_a_sibling_fine_tune(experiment, 
         assert seen["init_params"] is None and seen["train_config"] == recipe
         assert int(seen["start_state"].iteration) == 7
     assert seen["target_name"] == "fish"
+
+
+def test_a_chain_of_runs_records_its_lineage_in_every_file_it_writes(tmp_path, counting_step):
+    """A continued snapshot, then a fine-tune of the result: each file carries the runs that made it, so an
+    entry built over several runs can state its whole budget (the registry's ``total_*``)."""
+    from nca_zoo.publish import entry_for_run
+    from nca_zoo.train import lineage
+    from nca_zoo.train.snapshot import kept_snapshot, load_snapshot
+
+    def recorded(path) -> list[tuple[str, int, int]]:
+        chain = lineage.loads(read_metadata(path).get(lineage.METADATA_KEY), str(path))
+        return [(s.run, s.start, s.end) for s in chain]
+
+    target = micro_target()
+    loop.train(target, tmp_path / "a", train_config=micro(iterations=3), checkpoint_every=2, progress=False)
+    assert recorded(kept_snapshot(tmp_path / "a", 2)) == [("a", 0, 2)]
+    snapshot = load_snapshot(tmp_path / "a" / loop.SNAPSHOT_NAME, train_config=micro(iterations=5))
+    before_b = lineage.loads(snapshot.metadata[lineage.METADATA_KEY], "a")
+    b = loop.train(
+        target,
+        tmp_path / "b",
+        train_config=snapshot.train_config,
+        start_state=snapshot.state,
+        lineage=before_b,
+        progress=False,
+    )
+    assert recorded(tmp_path / "b" / loop.SNAPSHOT_NAME) == [("a", 0, 3), ("b", 3, 5)]
+    assert recorded(b.weights_path) == []  # same weights, same bytes: the run folder beside it has the chain
+    assert [(s.run, s.start, s.end) for s in loop.weights_lineage(b.weights_path)] == [("a", 0, 3), ("b", 3, 5)]
+    params, _ = load_weights(b.weights_path)
+    before_c = loop.weights_lineage(b.weights_path)
+    loop.train(
+        target, tmp_path / "c", train_config=micro(iterations=2), init_params=params, lineage=before_c, progress=False
+    )
+    assert recorded(kept_snapshot(tmp_path / "c", 2)) == [("a", 0, 3), ("b", 3, 5), ("c", 0, 2)]
+
+    # a resumed run keeps the lineage its run.json recorded, whatever the caller passes
+    loop.train(target, tmp_path / "c", train_config=micro(iterations=2), resume=True, more=1)
+    assert recorded(tmp_path / "c" / loop.SNAPSHOT_NAME) == [("a", 0, 3), ("b", 3, 5), ("c", 0, 3)]
+
+    entry = entry_for_run(
+        tmp_path / "c",
+        target="gecko",
+        model_config=NCAConfig(),
+        train_config=micro(iterations=3),
+        iterations=3,
+        sha256="0" * 64,
+        metrics={},
+    )
+    log_seconds = sum(r["seconds"] for run in "abc" for r in _log(tmp_path / run))
+    assert entry.training["iterations"] == 3 and entry.training["total_iterations"] == 3 + 2 + 3
+    assert entry.training["total_wall_time_s"] == pytest.approx(log_seconds, abs=0.2)
+    assert [s["run"] for s in entry.training[lineage.METADATA_KEY]] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("[{", "unreadable"),
+        ('{"run": "a"}', "not a list"),
+        ('[{"run": "a"}]', "exactly the keys"),
+        (
+            '[{"run": "a", "experiment": "regen", "start": 5, "end": 2, "wall_time_s": 1, "learning_rate": 0}]',
+            "start <= end",
+        ),
+        (
+            '[{"run": "a", "experiment": "regen", "start": 0, "end": 2, "wall_time_s": NaN, "learning_rate": 0}]',
+            "finite",
+        ),
+        ("[" + ",".join(["{}"] * 300) + "]", "at most 256"),
+    ],
+)
+def test_a_recorded_lineage_is_validated_as_untrusted_input(text, problem):
+    from nca_zoo.train import lineage
+
+    with pytest.raises(ValueError, match=rf"weights\.safetensors: its recorded training lineage.*{problem}"):
+        lineage.loads(text, "weights.safetensors")
+
+
+def test_train_init_passes_the_lineage_of_what_it_starts_from(tmp_path, monkeypatch):
+    """``--init`` from a snapshot or weights file passes the lineage they record; from a zoo entry recorded
+    before lineages, one ``zoo:`` segment of what its record counts."""
+    from nca_zoo import cli
+    from nca_zoo.train import lineage
+    from nca_zoo.train.snapshot import save_snapshot
+
+    chain = (lineage.Segment("fish-regen", "regen", 0, 7, 12.5, 5e-5),)
+    recipe = tiny("regen")
+    state = init_state(NCAConfig(), recipe)._replace(iteration=jnp.asarray(7))
+    snap = save_snapshot(
+        tmp_path / "s.safetensors",
+        state,
+        model_config=NCAConfig(),
+        train_config=recipe,
+        target="fish",
+        extra_metadata={lineage.METADATA_KEY: lineage.dumps(chain)},
+    )
+    seen = {}
+
+    def fake_train(target, out, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "train", fake_train)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["train", "--init", str(snap), "--out", str(tmp_path / "r1")])
+    assert seen["lineage"] == chain
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["train", "--init", str(snap), "--experiment", "persist", "--out", str(tmp_path / "r2")])
+    assert seen["lineage"] == chain  # a sibling fine-tune starts after the same runs
+    entry = nca_zoo.get_entry("gecko-grow-16")
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["train", "--target", "gecko", "--init", "gecko-grow-16", "--out", str(tmp_path / "r3")])
+    expected = lineage.of_entry(entry.name, entry.training, entry.experiment)
+    assert seen["lineage"] == expected and expected[-1].end == entry.training["iterations"]

@@ -15,7 +15,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,12 @@ from tqdm.auto import tqdm
 
 from nca_zoo import render
 from nca_zoo.config import NCAConfig
+from nca_zoo.train import lineage as lineage_
 from nca_zoo.train.checkpoint import Checkpoints, is_finite
 from nca_zoo.train.recipe import TrainConfig, weights_provenance
 from nca_zoo.train.snapshot import kept_snapshot, save_snapshot
 from nca_zoo.train.step import TrainState, init_state, train_step
-from nca_zoo.weights import atomic_write_bytes, save_weights
+from nca_zoo.weights import atomic_write_bytes, read_metadata, save_weights
 
 try:  # POSIX; elsewhere run directories are not locked
     import fcntl
@@ -76,8 +77,48 @@ def _run_record(model_config: NCAConfig, train_config: TrainConfig, target_name:
 
 
 def _identity(record: dict[str, Any]) -> dict[str, Any]:
-    """A run's identity: its settings except those a resumed run may change (:data:`RESUMABLE`)."""
+    """A run's identity: its settings except those a resumed run may change (:data:`RESUMABLE`) and the
+    lineage it records (a resumed run keeps its own)."""
+    record = {k: v for k, v in record.items() if k != lineage_.METADATA_KEY}
     return {**record, "train_config": {k: v for k, v in record["train_config"].items() if k not in RESUMABLE}}
+
+
+def run_lineage(out_dir: str | os.PathLike) -> lineage_.Lineage:
+    """The runs before the one in ``out_dir``, as its ``run.json`` records them."""
+    run_file = Path(out_dir) / "run.json"
+    stored = json.loads(run_file.read_text()).get(lineage_.METADATA_KEY) if run_file.exists() else None
+    return lineage_.loads(json.dumps(stored) if stored else None, str(run_file))
+
+
+def chain_of_run(out_dir: str | os.PathLike, iteration: int) -> lineage_.Lineage:
+    """Every run that made the state of ``out_dir`` at ``iteration``: the runs before it, then itself."""
+    return (*run_lineage(out_dir), run_segment(out_dir, iteration))
+
+
+def weights_lineage(path: str | os.PathLike) -> lineage_.Lineage:
+    """The runs that made a run's ``model.safetensors``, from the run folder it sits in; () for other files."""
+    path = Path(path)
+    iterations = read_metadata(path).get("iterations", "")
+    if path.name != "model.safetensors" or not (path.parent / "run.json").exists() or not iterations.isdigit():
+        return ()
+    return chain_of_run(path.parent, int(iterations))
+
+
+def run_segment(out_dir: str | os.PathLike, iteration: int) -> lineage_.Segment:
+    """This run's own segment up to ``iteration``, from its ``metrics.jsonl`` (every session of a resumed run)."""
+    out_dir = Path(out_dir)
+    record = json.loads((out_dir / "run.json").read_text())
+    metrics = out_dir / "metrics.jsonl"
+    logged = [r for r in _read_metrics(metrics) if int(r["iteration"]) <= iteration] if metrics.exists() else []
+    start = int(logged[0]["iteration"]) - 1 if logged else iteration
+    return lineage_.Segment(
+        run=out_dir.name,
+        experiment=record["train_config"]["experiment"],
+        start=start,
+        end=iteration,
+        wall_time_s=round(sum(float(r.get("seconds", 0.0)) for r in logged), 1),
+        learning_rate=float(logged[-1]["lr"]) if logged else 0.0,
+    )
 
 
 def _check_dir(out_dir: Path, record: dict[str, Any], resume: bool) -> None:
@@ -174,6 +215,7 @@ def train(
     sample_every: int = 500,
     progress: bool = True,
     on_iteration: Callable[[int, dict[str, float]], None] | None = None,
+    lineage: Sequence[lineage_.Segment] = (),
 ) -> TrainResult:
     """Train an NCA to grow ``target`` ((G,G,4) premultiplied RGBA, G = train_config.grid_size).
 
@@ -186,7 +228,10 @@ def train(
     stored run (:data:`RESUMABLE`), nothing else. ``init_params`` starts from given weights
     (fine-tuning); ``start_state`` continues a train state (e.g. a
     :func:`~nca_zoo.train.snapshot.load_snapshot` snapshot's: params, optimiser, key, iteration).
-    Both are ignored when resuming from a checkpoint.
+    Both are ignored when resuming from a checkpoint. ``lineage`` is the runs before this one (those that
+    made ``init_params`` / ``start_state``: :mod:`nca_zoo.train.lineage`); it is kept in ``run.json`` and,
+    with this run's own segment, in every snapshot (a resumed run keeps its stored one). The final weights
+    record none, so that the same weights are the same bytes: :func:`chain_of_run` reads it from the folder.
 
     Every ``checkpoint_every`` iterations (and at the end) the state is checkpointed and
     ``snapshot.safetensors`` rewritten; a copy is kept as ``snapshots/<iteration>.safetensors`` (~100 KB
@@ -229,6 +274,7 @@ def train(
                 sample_every=sample_every,
                 progress=progress,
                 on_iteration=on_iteration,
+                lineage=tuple(lineage),
             )
         finally:
             checkpoints.close()
@@ -250,6 +296,7 @@ def _train_locked(
     sample_every: int,
     progress: bool,
     on_iteration: Callable[[int, dict[str, float]], None] | None,
+    lineage: lineage_.Lineage,
 ) -> TrainResult:
     tc = train_config
     metrics_path = out_dir / "metrics.jsonl"
@@ -267,10 +314,18 @@ def _train_locked(
             f"run's total budget, not a number of further iterations. To train N more, pass iterations={start}+N "
             f"(CLI: --iters {start}+N, or --more N)"
         )
-    atomic_write_bytes(out_dir / "run.json", json.dumps(_run_record(model_config, tc, target_name), indent=2).encode())
+    if resume and (out_dir / "run.json").exists():
+        lineage = run_lineage(out_dir)
+    record = {**_run_record(model_config, tc, target_name), lineage_.METADATA_KEY: [s.to_dict() for s in lineage]}
+    atomic_write_bytes(out_dir / "run.json", json.dumps(record, indent=2).encode())
     if not resumed and metrics_path.exists():
         metrics_path.unlink()
     logged = _truncate_metrics(metrics_path, start)
+
+    def made_by(iteration: int) -> dict[str, str]:
+        """The lineage metadata of a snapshot at ``iteration``: the runs before this one, then itself."""
+        return {lineage_.METADATA_KEY: lineage_.dumps((*lineage, run_segment(out_dir, iteration)))}
+
     last_checkpoint = checkpoints.latest() if resumed else None
 
     bar = tqdm(total=tc.iterations, initial=start, disable=not progress, desc=f"train {target_name}", unit="it")
@@ -321,7 +376,12 @@ def _train_locked(
                     last_checkpoint = checkpoints.save(state)
                     small = state._replace(pool=state.pool[:0])  # the snapshot keeps no pool: don't copy it
                     snapshot = save_snapshot(
-                        out_dir / SNAPSHOT_NAME, small, model_config=model_config, train_config=tc, target=target_name
+                        out_dir / SNAPSHOT_NAME,
+                        small,
+                        model_config=model_config,
+                        train_config=tc,
+                        target=target_name,
+                        extra_metadata=made_by(iteration),
                     )
                     atomic_write_bytes(kept_snapshot(out_dir, iteration), snapshot.read_bytes())
     finally:

@@ -1,0 +1,109 @@
+"""A trained model's lineage: the runs that made it, so an entry built over several runs states its whole budget.
+
+Zoo entries are rarely one run: a regen run is continued at a lower learning rate, a persist fine-tune starts
+from one of its snapshots, a regen fine-tune from that. Each run records the runs before it (read from the
+snapshot, weights file or zoo entry it started from) in ``run.json``, and every snapshot and weights file it
+writes carries that lineage plus its own segment, so the next run, and finally the registry, can count the
+iterations and wall time of the whole chain, not only the last run's.
+
+A segment whose ``start`` is 0 began from fresh parameters or fine-tuned the segment before it (a fresh
+optimiser); one with ``start`` > 0 continued a snapshot (its optimiser, key and iteration).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+METADATA_KEY = "lineage"  # in snapshot and weights metadata, run.json and the registry's training record
+MAX_SEGMENTS = 256  # the metadata is untrusted: a longer chain is refused, not parsed
+_MAX_TEXT = 64 << 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    """One run of a chain: where it ran, what it trained, which iterations and how long."""
+
+    run: str  # the run folder's name, or "zoo:<entry>" for a registered entry recorded without its lineage
+    experiment: str
+    start: int  # the iteration it started from (0: new, or a fine-tune of the segment before)
+    end: int
+    wall_time_s: float
+    learning_rate: float  # at its end
+
+    @property
+    def iterations(self) -> int:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Segment:
+        if not isinstance(data, dict) or set(data) != {f.name for f in dataclasses.fields(cls)}:
+            raise ValueError(f"a segment needs exactly the keys {[f.name for f in dataclasses.fields(cls)]}")
+        run, experiment = data["run"], data["experiment"]
+        start, end, wall, lr = data["start"], data["end"], data["wall_time_s"], data["learning_rate"]
+        if not (isinstance(run, str) and isinstance(experiment, str) and 0 < len(run) <= 200 and len(experiment) <= 20):
+            raise ValueError(f"run {run!r:.60} / experiment {experiment!r:.30} must be short strings")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)) or not 0 <= start <= end:
+            raise ValueError(f"iterations {start!r:.20} → {end!r:.20} must be integers with 0 <= start <= end")
+        if not all(isinstance(v, int | float) and math.isfinite(v) and v >= 0 for v in (wall, lr)):
+            raise ValueError(f"wall_time_s {wall!r:.20} and learning_rate {lr!r:.20} must be finite and >= 0")
+        return cls(run, experiment, start, end, float(wall), float(lr))
+
+
+Lineage = tuple[Segment, ...]
+
+
+def dumps(lineage: Sequence[Segment]) -> str:
+    return json.dumps([segment.to_dict() for segment in lineage], separators=(",", ":"))
+
+
+def loads(text: str | None, source: str) -> Lineage:
+    """The lineage a file recorded ('' / None: none), validated: it comes from a file, so it is untrusted."""
+    if not text:
+        return ()
+    try:
+        if len(text) > _MAX_TEXT:
+            raise ValueError(f"{len(text):,} characters")
+        data = json.loads(text)
+        if not isinstance(data, list) or len(data) > MAX_SEGMENTS:
+            raise ValueError(f"not a list of at most {MAX_SEGMENTS} segments")
+        return tuple(Segment.from_dict(item) for item in data)
+    except ValueError as err:  # json.JSONDecodeError is a ValueError
+        raise ValueError(f"{source}: its recorded training lineage is unreadable ({err})") from err
+
+
+def of_entry(name: str, training: dict[str, Any], experiment: str) -> Lineage:
+    """A registered entry's lineage: the one it records, else one segment of what its record counts
+    (entries registered before lineages were recorded count only their last run)."""
+    if METADATA_KEY in training:  # a Hub repo's config is untrusted too: validated like a file's
+        return loads(json.dumps(training[METADATA_KEY]) or None, f"entry {name}")
+    segment = {
+        "run": f"zoo:{name}",
+        "experiment": experiment,
+        "start": 0,
+        "end": training.get("iterations", 0),
+        "wall_time_s": training.get("wall_time_s", 0.0),
+        "learning_rate": 0.0,  # not recorded
+    }
+    return loads(json.dumps([segment]), f"entry {name}")
+
+
+def totals(lineage: Sequence[Segment]) -> tuple[int, float]:
+    """(iterations, wall seconds) of the whole chain."""
+    return sum(s.iterations for s in lineage), sum(s.wall_time_s for s in lineage)
+
+
+def describe(lineage: Sequence[Segment]) -> str:
+    """One line for a model card: each run, its experiment, iterations and learning rate, in order."""
+
+    def one(s: Segment) -> str:
+        lr = f" at {s.learning_rate:g}" if s.learning_rate else ""
+        return f"{s.run} ({s.experiment}, {s.start}→{s.end}{lr})"
+
+    return " → ".join(one(s) for s in lineage)
