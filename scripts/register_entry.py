@@ -319,15 +319,10 @@ def _lineage_lines(name: str, training: dict) -> list[str]:
     if len(chain) < 2:
         return []
     iterations, seconds = lineage.totals(chain)
-    partial = any(s.run.startswith("zoo:") for s in chain)
+    known = "" if lineage.complete(chain) else " (at least: some of its runs were recorded before lineages)"
     return [
-        f"- Made over {len(chain)} runs, {iterations} iterations and {seconds / 3600:.2f} h in all"
-        + (
-            " (at least: a `zoo:` entry was registered before lineages were recorded; it counts its last run)"
-            if partial
-            else ""
-        )
-        + f": {lineage.describe(chain)}."
+        f"- Made over {len(chain)} runs, {iterations} iterations and {seconds / 3600:.2f} h in all{known}: "
+        f"{lineage.describe(chain)}."
     ]
 
 

@@ -464,3 +464,14 @@ def test_train_init_passes_the_lineage_of_what_it_starts_from(tmp_path, monkeypa
         cli.main(["train", "--target", "gecko", "--init", "gecko-grow-16", "--out", str(tmp_path / "r3")])
     expected = lineage.of_entry(entry.name, entry.training, entry.experiment)
     assert seen["lineage"] == expected and expected[-1].end == entry.training["iterations"]
+
+
+def test_a_chain_that_starts_mid_run_counts_the_iterations_before_it_and_says_it_is_incomplete():
+    from nca_zoo.train import lineage
+
+    known = (lineage.Segment("a", "persist", 0, 300, 60.0, 5e-5), lineage.Segment("b", "grow", 0, 100, 20.0, 2e-4))
+    assert lineage.totals(known) == (400, 80.0) and lineage.complete(known)
+    continued = (lineage.Segment("d", "persist", 3600, 4000, 313.7, 2e-5),)  # continued an unrecorded snapshot
+    assert lineage.totals(continued) == (4000, 313.7) and not lineage.complete(continued)
+    entry = lineage.of_entry("boom-grow-16", {"iterations": 1000, "wall_time_s": 900.0}, "grow")
+    assert entry[0].run == "zoo:boom-grow-16" and not lineage.complete((*entry, *known))

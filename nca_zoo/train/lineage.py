@@ -95,8 +95,15 @@ def of_entry(name: str, training: dict[str, Any], experiment: str) -> Lineage:
 
 
 def totals(lineage: Sequence[Segment]) -> tuple[int, float]:
-    """(iterations, wall seconds) of the whole chain."""
-    return sum(s.iterations for s in lineage), sum(s.wall_time_s for s in lineage)
+    """(iterations, wall seconds) of the whole chain. A chain whose first run continued a snapshot made
+    before lineages were recorded counts the iterations before it too; their wall time is not known."""
+    before = lineage[0].start if lineage else 0
+    return before + sum(s.iterations for s in lineage), sum(s.wall_time_s for s in lineage)
+
+
+def complete(lineage: Sequence[Segment]) -> bool:
+    """Whether the chain records every run that made it (with wall times), back to fresh parameters."""
+    return bool(lineage) and lineage[0].start == 0 and not any(s.run.startswith("zoo:") for s in lineage)
 
 
 def describe(lineage: Sequence[Segment]) -> str:
