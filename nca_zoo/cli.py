@@ -117,8 +117,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         train_config = _train_recipe(args, recorded.train_config if recorded else None)
     init_params = start_state = None
     before: lineage.Lineage = ()  # the runs that made the start (recorded in what this run writes)
-    if recorded is not None:
-        before = lineage.loads(recorded.metadata.get(lineage.METADATA_KEY), args.init)
+    if args.init and Path(args.init).suffix == ".safetensors":
+        before = loop.start_lineage(args.init)
     if sibling:
         init_params, model_config = recorded.params, recorded.model_config
     elif recorded is not None:  # continue its params, optimiser state, key and iteration (pool: fresh seeds)
@@ -126,7 +126,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model_config, start_state = snapshot.model_config, snapshot.state
     elif args.init and Path(args.init).suffix == ".safetensors":
         init_params, model_config = load_weights(args.init)
-        before = loop.weights_lineage(args.init)
     elif args.init:
         base = nca_zoo.load(args.init)
         init_params, model_config = base.params, base.config

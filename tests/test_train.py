@@ -377,9 +377,9 @@ def test_a_chain_of_runs_records_its_lineage_in_every_file_it_writes(tmp_path, c
     )
     assert recorded(tmp_path / "b" / loop.SNAPSHOT_NAME) == [("a", 0, 3), ("b", 3, 5)]
     assert recorded(b.weights_path) == []  # same weights, same bytes: the run folder beside it has the chain
-    assert [(s.run, s.start, s.end) for s in loop.weights_lineage(b.weights_path)] == [("a", 0, 3), ("b", 3, 5)]
+    assert [(s.run, s.start, s.end) for s in loop.start_lineage(b.weights_path)] == [("a", 0, 3), ("b", 3, 5)]
     params, _ = load_weights(b.weights_path)
-    before_c = loop.weights_lineage(b.weights_path)
+    before_c = loop.start_lineage(b.weights_path)
     loop.train(
         target, tmp_path / "c", train_config=micro(iterations=2), init_params=params, lineage=before_c, progress=False
     )

@@ -6,6 +6,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from conftest import random_params
 from nca_zoo import cli
 from nca_zoo.config import NCAConfig
 from nca_zoo.targets import grid_target
-from nca_zoo.train import zoo_trainer
+from nca_zoo.train import lineage, loop, zoo_trainer
 from nca_zoo.train.recipe import preset
 from nca_zoo.train.snapshot import kept_snapshot, load_snapshot, save_snapshot
 from nca_zoo.train.step import init_state, train_step
@@ -76,7 +77,12 @@ def test_two_chunks_with_a_resume_equal_one_uninterrupted_run(uninterrupted, tmp
         a, b = uninterrupted / name, out / name
         assert (a / "model.safetensors").read_bytes() == (b / "model.safetensors").read_bytes(), name
         snap_a, snap_b = (load_snapshot(d / "snapshot.safetensors") for d in (a, b))
-        assert snap_a.metadata == snap_b.metadata  # (safetensors orders metadata keys at random: not bytes)
+        # the same metadata (safetensors orders its keys at random: not bytes), but for the wall times
+        timeless = [
+            {**m, "lineage": re.sub(r'"wall_time_s":[0-9.]+', "", m["lineage"])}
+            for m in (snap_a.metadata, snap_b.metadata)
+        ]
+        assert timeless[0] == timeless[1]
         for x, y in zip(jax.tree.leaves(snap_a.state), jax.tree.leaves(snap_b.state), strict=True):
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
         assert json.loads((a / "run.json").read_text()) == json.loads((b / "run.json").read_text())
@@ -186,8 +192,14 @@ def test_a_continued_snapshot_keeps_its_learning_rates_unless_set(tmp_path):
     recipe = dataclasses.replace(recipe, damage_count=1, learning_rate=5e-5, decayed_learning_rate=5e-5)
     state = init_state(NCAConfig(), recipe)
     state = state._replace(iteration=jnp.asarray(2, state.iteration.dtype))
+    before = (lineage.Segment("fish-regen-cpu", "regen", 0, 2, 3.5, 5e-5),)
     save_snapshot(
-        tmp_path / "fish-regen-16.safetensors", state, model_config=NCAConfig(), train_config=recipe, target="fish"
+        tmp_path / "fish-regen-16.safetensors",
+        state,
+        model_config=NCAConfig(),
+        train_config=recipe,
+        target="fish",
+        extra_metadata={lineage.METADATA_KEY: lineage.dumps(before)},
     )
 
     sources = zoo_trainer.init_files([tmp_path])
@@ -205,6 +217,14 @@ def test_a_continued_snapshot_keeps_its_learning_rates_unless_set(tmp_path):
     assert _train_zoo(*command) == 0  # the same command resumes the same recipes
     rows = [json.loads(line) for line in (out / "fish-regen-16" / "metrics.jsonl").read_text().splitlines()]
     assert [row["lr"] for row in rows] == [5e-5, 5e-5]  # iterations 3 and 4, at the snapshot's rate
+
+    def chain(path: Path) -> list[tuple[str, int, int]]:  # the runs a snapshot records as having made it
+        return [(s.run, s.start, s.end) for s in loop.start_lineage(path)]
+
+    run = out / "fish-regen-16"
+    assert chain(kept_snapshot(run, 3)) == [("fish-regen-cpu", 0, 2), ("fish-regen-16", 2, 3)]
+    assert chain(run / "snapshot.safetensors") == [("fish-regen-cpu", 0, 2), ("fish-regen-16", 2, 4)]
+    assert chain(run / "model.safetensors") == chain(run / "snapshot.safetensors")  # read from the run folder
 
 
 def test_a_source_checkout_finds_the_bundled_weights_without_installing():

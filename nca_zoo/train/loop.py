@@ -95,10 +95,22 @@ def chain_of_run(out_dir: str | os.PathLike, iteration: int) -> lineage_.Lineage
     return (*run_lineage(out_dir), run_segment(out_dir, iteration))
 
 
-def weights_lineage(path: str | os.PathLike) -> lineage_.Lineage:
-    """The runs that made a run's ``model.safetensors``, from the run folder it sits in; () for other files."""
+def lineage_metadata(out_dir: str | os.PathLike, iteration: int) -> dict[str, str]:
+    """The metadata that records, in a snapshot of ``out_dir`` at ``iteration``, every run that made it."""
+    return {lineage_.METADATA_KEY: lineage_.dumps(chain_of_run(out_dir, iteration))}
+
+
+def start_lineage(path: str | os.PathLike) -> lineage_.Lineage:
+    """The runs that made a snapshot or weights file: what a run started from it records before itself.
+
+    A snapshot records them; a run's ``model.safetensors`` records none (the same weights are the same
+    bytes), so they are read from the run folder it sits in; other files have none.
+    """
     path = Path(path)
-    iterations = read_metadata(path).get("iterations", "")
+    metadata = read_metadata(path)
+    if lineage_.METADATA_KEY in metadata:
+        return lineage_.loads(metadata[lineage_.METADATA_KEY], str(path))
+    iterations = metadata.get("iterations", "")
     if path.name != "model.safetensors" or not (path.parent / "run.json").exists() or not iterations.isdigit():
         return ()
     return chain_of_run(path.parent, int(iterations))
@@ -231,7 +243,7 @@ def train(
     Both are ignored when resuming from a checkpoint. ``lineage`` is the runs before this one (those that
     made ``init_params`` / ``start_state``: :mod:`nca_zoo.train.lineage`); it is kept in ``run.json`` and,
     with this run's own segment, in every snapshot (a resumed run keeps its stored one). The final weights
-    record none, so that the same weights are the same bytes: :func:`chain_of_run` reads it from the folder.
+    record none, so that the same weights are the same bytes: :func:`start_lineage` reads it from the folder.
 
     Every ``checkpoint_every`` iterations (and at the end) the state is checkpointed and
     ``snapshot.safetensors`` rewritten; a copy is kept as ``snapshots/<iteration>.safetensors`` (~100 KB
@@ -322,10 +334,6 @@ def _train_locked(
         metrics_path.unlink()
     logged = _truncate_metrics(metrics_path, start)
 
-    def made_by(iteration: int) -> dict[str, str]:
-        """The lineage metadata of a snapshot at ``iteration``: the runs before this one, then itself."""
-        return {lineage_.METADATA_KEY: lineage_.dumps((*lineage, run_segment(out_dir, iteration)))}
-
     last_checkpoint = checkpoints.latest() if resumed else None
 
     bar = tqdm(total=tc.iterations, initial=start, disable=not progress, desc=f"train {target_name}", unit="it")
@@ -381,7 +389,7 @@ def _train_locked(
                         model_config=model_config,
                         train_config=tc,
                         target=target_name,
-                        extra_metadata=made_by(iteration),
+                        extra_metadata=lineage_metadata(out_dir, iteration),
                     )
                     atomic_write_bytes(kept_snapshot(out_dir, iteration), snapshot.read_bytes())
     finally:

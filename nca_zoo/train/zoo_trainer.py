@@ -62,6 +62,8 @@ from tqdm.auto import tqdm
 from nca_zoo import model
 from nca_zoo.config import NCAConfig
 from nca_zoo.targets import EMOJI, grid_target, resolve_name
+from nca_zoo.train import lineage
+from nca_zoo.train.loop import lineage_metadata, start_lineage
 from nca_zoo.train.recipe import EXPERIMENTS, TrainConfig, preset, weights_provenance
 from nca_zoo.train.snapshot import is_snapshot, kept_snapshot, load_snapshot, save_snapshot, snapshot_model
 from nca_zoo.train.step import (
@@ -449,7 +451,8 @@ def train_zoo(
     if manifest is None:  # a new zoo; a run folder may only be one this zoo started and lost (killed early)
         for spec, name in zip(entries, names, strict=True):
             run_file = out_dir / name / "run.json"
-            same = run_file.exists() and json.loads(run_file.read_text()) == _run_record(
+            stored = json.loads(run_file.read_text()) if run_file.exists() else None
+            same = stored is not None and {k: v for k, v in stored.items() if k != lineage.METADATA_KEY} == _run_record(
                 spec, model_config, path, precision
             )
             if run_file.exists() and (not same or (out_dir / name / "model.safetensors").exists()):
@@ -479,8 +482,13 @@ def train_zoo(
             what = f"resumed at iteration {snap.iteration} (pool: {record.get('pool')})"
         else:
             state, what = initial_state(spec, model_config, sources.get(name))
+            before = start_lineage(sources[name]) if name in sources else ()
             run_dir.mkdir(parents=True, exist_ok=True)
-            record_bytes = json.dumps(_run_record(spec, model_config, path, precision), indent=2).encode()
+            run_record = {
+                **_run_record(spec, model_config, path, precision),
+                lineage.METADATA_KEY: [segment.to_dict() for segment in before],
+            }
+            record_bytes = json.dumps(run_record, indent=2).encode()
             atomic_write_bytes(run_dir / "run.json", record_bytes)
         iteration = int(state.iteration)
         _truncate_metrics(run_dir / "metrics.jsonl", iteration)
@@ -507,7 +515,10 @@ def train_zoo(
                 model_config=model_config,
                 train_config=tc,
                 target=spec.target_name,
-                extra_metadata={"trainer": "nca-zoo train-zoo"},
+                extra_metadata={
+                    "trainer": "nca-zoo train-zoo",
+                    **lineage_metadata(out_dir / name, int(state.iteration)),
+                },
             )
             atomic_write_bytes(kept_snapshot(out_dir / name, int(state.iteration)), snapshot.read_bytes())
             if not tc.pool_size:
@@ -548,6 +559,7 @@ def train_zoo(
             model_config=model_config,
             train_config=entry.spec.train_config,
             target=entry.spec.target_name,
+            extra_metadata={"trainer": "nca-zoo train-zoo", **lineage_metadata(run_dir, entry.iteration)},
         )
         for stale in (state_dir / f"{entry.name}.safetensors", state_dir / f"{entry.name}.pool.npy"):
             stale.unlink(missing_ok=True)
