@@ -3,6 +3,7 @@
     python scripts/register_entry.py runs/gecko-regen-16 [--started-from TEXT] [--accept-miss]
     python scripts/register_entry.py runs/boom-persist-16 --snapshot runs/boom-persist-16/snapshots/000600.safetensors
     python scripts/register_entry.py --refresh            # re-measure every entry, rewrite registry + card
+    python scripts/register_entry.py --render             # render the card and grid again, measuring nothing
 
 Takes the run's ``model.safetensors`` (or, for a run stopped before its budget, its newest
 checkpoint's params, or a training snapshot; ``--snapshot`` picks an earlier one), runs the zoo's evaluation protocol
@@ -397,14 +398,15 @@ def register(
     return entry
 
 
-def refresh(paths: Paths, say=print) -> None:
-    """Re-measure every registered entry with the current protocol; rewrite registry, card and pictures."""
+def refresh(paths: Paths, say=print, *, measure: bool = True) -> None:
+    """Re-measure every registered entry with the current protocol; rewrite registry, card and pictures.
+    With ``measure=False`` only the card and grid are rendered again from the registry as it is."""
     entries = read_registry(paths)
-    for name, entry in entries.items():
+    for name, entry in entries.items() if measure else ():
         metrics = _finite_metrics(evaluate(entry_model(paths, entry)))
         say(f"{name}: {metrics}")
         entries[name] = dataclasses.replace(entry, metrics=metrics)
-    write_all(update_files(paths, entries, original_metrics(), {}, sorted(entries)))
+    write_all(update_files(paths, entries, original_metrics(), {}, sorted(entries) if measure else []))
 
 
 def _command(run_dir: Path, train_config: TrainConfig, target: str) -> str:
@@ -422,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
         "instead of the run's newest state; the budget counts the run's iterations up to it",
     )
     parser.add_argument("--refresh", action="store_true", help="re-measure all entries instead of adding one")
+    parser.add_argument(
+        "--render", action="store_true", help="only render the card and grid again from the registry (no measuring)"
+    )
     parser.add_argument("--accept-miss", action="store_true", help="register even if the bar is missed (stated)")
     parser.add_argument("--started-from", default=None, help="provenance of the initial weights, for the card")
     parser.add_argument("--note", default=None, help="a note for the card (e.g. what the run showed)")
@@ -431,8 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     paths = Paths(args.root)
     try:
-        if args.refresh:
-            refresh(paths)
+        if args.refresh or args.render:
+            refresh(paths, measure=args.refresh)
         elif args.run_dir is None:
             parser.error("give a run folder, or --refresh")
         else:

@@ -112,3 +112,16 @@ def test_a_saved_snapshot_of_the_run_is_read_and_one_of_another_run_is_refused(z
         register_entry.register(other, register_entry.Paths(zoo_root), snapshot=kept, eval_batch=1, say=print)
     assert register_entry.main([str(other), "--snapshot", str(kept), "--root", str(zoo_root)]) == 2
     assert snapshot_of(zoo_root) == before
+
+
+def test_render_rewrites_the_card_from_the_registry_without_measuring(zoo_root, monkeypatch):
+    def no_measuring(*args, **kwargs):
+        raise AssertionError("--render must not evaluate")
+
+    monkeypatch.setattr(register_entry, "evaluate", no_measuring)
+    registry = (zoo_root / "nca_zoo" / "registry.json").read_bytes()
+    (zoo_root / "MODEL_CARD.md").write_text("stale")
+    assert register_entry.main(["--render", "--root", str(zoo_root)]) == 0
+    assert (zoo_root / "nca_zoo" / "registry.json").read_bytes() == registry
+    card = (zoo_root / "MODEL_CARD.md").read_text()
+    assert card == (ROOT / "MODEL_CARD.md").read_text()  # the checkout's card is the render of its registry

@@ -110,7 +110,8 @@ def describe(lineage: Sequence[Segment]) -> str:
     """One line for a model card: each run, its experiment, iterations and learning rate, in order."""
 
     def one(s: Segment) -> str:
-        lr = f" at {s.learning_rate:g}" if s.learning_rate else ""
+        mantissa, exponent = f"{s.learning_rate:e}".split("e")
+        lr = f" at {float(mantissa):g}e{int(exponent)}" if s.learning_rate else ""  # 2e-4, not 0.0002
         return f"{s.run} ({s.experiment}, {s.start}→{s.end}{lr})"
 
     return " → ".join(one(s) for s in lineage)
