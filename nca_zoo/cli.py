@@ -129,7 +129,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     elif args.init:
         base = nca_zoo.load(args.init)
         init_params, model_config = base.params, base.config
-        if base.entry is not None and base.entry.training:
+        if Path(args.init, "run.json").is_file():  # a training run folder: its chain, read from the folder
+            before = loop.start_lineage(Path(args.init, "model.safetensors"))
+        elif base.entry is not None and base.entry.training:
             before = lineage.of_entry(base.entry.name, base.entry.training, base.entry.experiment)
     target = grid_target(target_spec, train_config.target_size, train_config.padding)
     name = resolve_name(target_spec) or Path(target_spec).stem

@@ -475,3 +475,19 @@ def test_a_chain_that_starts_mid_run_counts_the_iterations_before_it_and_says_it
     assert lineage.totals(continued) == (4000, 313.7) and not lineage.complete(continued)
     entry = lineage.of_entry("boom-grow-16", {"iterations": 1000, "wall_time_s": 900.0}, "grow")
     assert entry[0].run == "zoo:boom-grow-16" and not lineage.complete((*entry, *known))
+
+
+def test_train_init_from_a_run_folder_passes_that_runs_chain(tmp_path, counting_step, monkeypatch):
+    from nca_zoo import cli
+
+    loop.train(micro_target(), tmp_path / "a", train_config=micro(iterations=3), progress=False)
+    seen = {}
+
+    def fake_train(target, out, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "train", fake_train)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["train", "--target", "gecko", "--init", str(tmp_path / "a"), "--out", str(tmp_path / "b")])
+    assert [(s.run, s.start, s.end) for s in seen["lineage"]] == [("a", 0, 3)]
