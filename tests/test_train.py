@@ -167,6 +167,18 @@ def counting_step(monkeypatch):
     monkeypatch.setattr(loop, "train_step", step)
 
 
+def capture_train_arguments(monkeypatch) -> dict:
+    """From now on, what ``nca-zoo train`` passes to ``loop.train``: the call stops (KeyboardInterrupt) there."""
+    seen: dict = {}
+
+    def fake_train(target, out, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt  # stop before any training: only the arguments matter here
+
+    monkeypatch.setattr(loop, "train", fake_train)
+    return seen
+
+
 def _log(run) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
@@ -331,13 +343,7 @@ def test_a_snapshot_continues_its_run_or_starts_a_sibling_fine_tune(experiment, 
     snap = save_snapshot(
         tmp_path / "s.safetensors", state, model_config=NCAConfig(), train_config=recipe, target="fish"
     )
-    seen = {}
-
-    def fake_train(target, out, **kwargs):
-        seen.update(kwargs)
-        raise KeyboardInterrupt  # stop before any training: only the arguments matter here
-
-    monkeypatch.setattr(loop, "train", fake_train)
+    seen = capture_train_arguments(monkeypatch)
     args = ["train", "--init", str(snap), "--out", str(tmp_path / "run")]
     with pytest.raises(KeyboardInterrupt):
         cli.main(args + (["--experiment", experiment] if experiment else []))
@@ -446,13 +452,7 @@ def test_train_init_passes_the_lineage_of_what_it_starts_from(tmp_path, monkeypa
         target="fish",
         extra_metadata={lineage.METADATA_KEY: lineage.dumps(chain)},
     )
-    seen = {}
-
-    def fake_train(target, out, **kwargs):
-        seen.update(kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop, "train", fake_train)
+    seen = capture_train_arguments(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         cli.main(["train", "--init", str(snap), "--out", str(tmp_path / "r1")])
     assert seen["lineage"] == chain
@@ -481,13 +481,7 @@ def test_train_init_from_a_run_folder_passes_that_runs_chain(tmp_path, counting_
     from nca_zoo import cli
 
     loop.train(micro_target(), tmp_path / "a", train_config=micro(iterations=3), progress=False)
-    seen = {}
-
-    def fake_train(target, out, **kwargs):
-        seen.update(kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop, "train", fake_train)
+    seen = capture_train_arguments(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         cli.main(["train", "--target", "gecko", "--init", str(tmp_path / "a"), "--out", str(tmp_path / "b")])
     assert [(s.run, s.start, s.end) for s in seen["lineage"]] == [("a", 0, 3)]
