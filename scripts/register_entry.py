@@ -402,11 +402,13 @@ def refresh(paths: Paths, say=print, *, measure: bool = True) -> None:
     """Re-measure every registered entry with the current protocol; rewrite registry, card and pictures.
     With ``measure=False`` only the card and grid are rendered again from the registry as it is."""
     entries = read_registry(paths)
-    for name, entry in entries.items() if measure else ():
-        metrics = _finite_metrics(evaluate(entry_model(paths, entry)))
-        say(f"{name}: {metrics}")
-        entries[name] = dataclasses.replace(entry, metrics=metrics)
-    write_all(update_files(paths, entries, original_metrics(), {}, sorted(entries) if measure else []))
+    if measure:
+        for name, entry in entries.items():
+            metrics = _finite_metrics(evaluate(entry_model(paths, entry)))
+            say(f"{name}: {metrics}")
+            entries[name] = dataclasses.replace(entry, metrics=metrics)
+    gifs_for = sorted(entries) if measure else []  # a render changes no model: its GIFs stay
+    write_all(update_files(paths, entries, original_metrics(), {}, gifs_for))
 
 
 def _command(run_dir: Path, train_config: TrainConfig, target: str) -> str:

@@ -82,7 +82,7 @@ def of_entry(name: str, training: dict[str, Any], experiment: str) -> Lineage:
     """A registered entry's lineage: the one it records, else one segment of what its record counts
     (entries registered before lineages were recorded count only their last run)."""
     if METADATA_KEY in training:  # a Hub repo's config is untrusted too: validated like a file's
-        return loads(json.dumps(training[METADATA_KEY]) or None, f"entry {name}")
+        return loads(json.dumps(training[METADATA_KEY]), f"entry {name}")
     segment = {
         "run": f"zoo:{name}",
         "experiment": experiment,

@@ -151,24 +151,23 @@ def _restore(path: Path, tensors: dict[str, np.ndarray], name: str, like: Any) -
 
 @dataclasses.dataclass(frozen=True)
 class SnapshotModel:
-    """Only the model of a snapshot: its params (NumPy), configs, target, iteration and metadata."""
+    """Only the model of a snapshot: its params (NumPy), configs, target and iteration."""
 
     params: dict[str, Any]
     model_config: NCAConfig
     train_config: TrainConfig
     target: str
     iteration: int
-    metadata: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def snapshot_model(path: str | os.PathLike) -> SnapshotModel:
     """The params of a snapshot, cheaply (no optimiser state, no pool), so a snapshot can be evaluated,
     grown or registered like a weights file while its run goes on."""
     path = Path(path)
-    tensors, metadata, model_config, train_config, target = _read(path)
+    tensors, _, model_config, train_config, target = _read(path)
     like = init_params(model_config, jax.random.PRNGKey(0))
     params = jax.tree.map(np.asarray, _restore(path, tensors, "params", like))
-    return SnapshotModel(params, model_config, train_config, target, int(tensors["iteration"]), metadata)
+    return SnapshotModel(params, model_config, train_config, target, int(tensors["iteration"]))
 
 
 def load_snapshot(path: str | os.PathLike, *, train_config: TrainConfig | None = None) -> Snapshot:
