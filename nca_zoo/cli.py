@@ -180,6 +180,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             print(f"nca-zoo: error: no models match {pattern!r}; see `nca-zoo list`", file=sys.stderr)
             return 2
         names += [name for name in matches if name not in names]
+    if args.curve and args.originals:
+        print("nca-zoo: error: --curve shows our models' rollouts; drop --originals (or --curve)", file=sys.stderr)
+        return 2
+    if args.curve:
+        return _print_curves(names, args)
     shipped = evaluate.original_metrics() if args.originals == "shipped" else {}
     rows, results = [], {}
     bar = tqdm(names, desc="eval", unit="model", file=sys.stderr, disable=len(names) == 1 and not args.originals)
@@ -203,6 +208,27 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         rows.append((label, experiment, ours, original))
         tqdm.write(f"{label}: " + ", ".join(f"{k} {v:.5f}" for k, v in ours.items()), file=sys.stderr)
     print(json.dumps(results, indent=2) if args.json else evaluate.comparison_table(rows))
+    return 0
+
+
+#: The steps a curve's table shows (the full curve is in --json).
+CURVE_STEPS = (32, 48, 64, 80, 96, 128, 160, 200, 300, 500, 1000)
+
+
+def _print_curves(names: list[str], args: argparse.Namespace) -> int:
+    """``eval --curve``: the MSE along the protocol's undamaged rollouts, one row per model."""
+    curves = {}
+    for name in tqdm(names, desc="curve", unit="model", file=sys.stderr, disable=len(names) == 1):
+        nca = nca_zoo.load(name)
+        curves[nca.name if nca.entry else name] = evaluate.mse_curve(nca, batch=args.batch, seed=args.seed)
+    if args.json:
+        print(json.dumps({label: curve.tolist() for label, curve in curves.items()}))
+        return 0
+    print("MSE after step (the protocol's undamaged rollouts; `mse_grow` is step 96)\n")
+    print("| model | " + " | ".join(str(step) for step in CURVE_STEPS) + " |")
+    print("|---|" + "---|" * len(CURVE_STEPS))
+    for label, curve in curves.items():
+        print(f"| `{label}` | " + " | ".join(f"{curve[step - 1]:.5f}" for step in CURVE_STEPS) + " |")
     return 0
 
 
@@ -435,6 +461,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--batch", type=int, default=8, help="rollouts per metric (default: 8, the protocol's)")
     p.add_argument("--seed", type=int, default=0, help="protocol seed (default: 0, the protocol's)")
+    p.add_argument(
+        "--curve",
+        action="store_true",
+        help="instead of the metrics, the MSE after each step of the protocol's undamaged rollouts (steps "
+        "1–1000; step 96 is mse_grow): shows whether a model grows too slowly, settles wrong or drifts",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of the Markdown table")
     p.set_defaults(func=_cmd_eval)
 

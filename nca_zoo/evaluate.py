@@ -94,10 +94,7 @@ def _stable(states: np.ndarray, config: NCAConfig) -> bool:
 def evaluate(nca: Evaluable, *, batch: int = 8, seed: int = 0) -> dict[str, float]:
     """Run the protocol (module docstring) → ``{"mse_grow", "mse_persist", "mse_disc", "mse_half",
     "stable"}``. Non-finite states give NaN metrics (never a passing number)."""
-    if nca.target is None:
-        raise ValueError("evaluation needs the model's target; load a zoo entry or pass target=")
-    config, params = nca.config, jax.tree.map(jnp.asarray, nca.params)
-    target = jnp.asarray(nca.target, jnp.float32)
+    config, params, target = _inputs(nca)
     size = target.shape[0]
     k_grow, k_mid, k_late, k_window, k_disc, k_disc_heal, k_half_heal = jax.random.split(jax.random.PRNGKey(seed), 7)
 
@@ -118,6 +115,36 @@ def evaluate(nca: Evaluable, *, batch: int = 8, seed: int = 0) -> dict[str, floa
         "mse_half": _mean(mse(half, target)),
         "stable": float(_stable(np.asarray(final), config)),
     }
+
+
+def mse_curve(nca: Evaluable, *, steps: int = WINDOW[1], batch: int = 8, seed: int = 0) -> np.ndarray:
+    """The MSE after each of the first ``steps`` steps (at most 1000) of the protocol's own undamaged
+    rollouts, from the seed, with its keys: ``curve[95]`` is ``mse_grow`` and ``curve[899:].mean()``
+    ``mse_persist``. It shows what one number hides: whether a model misses at step 96 because it grows
+    too slowly (the curve still falling) or settles on a wrong pattern (flat), or drifts later on."""
+    if not 1 <= steps <= WINDOW[1]:
+        raise ValueError(f"steps must be between 1 and {WINDOW[1]} (the protocol's rollouts), got {steps}")
+    config, params, target = _inputs(nca)
+    k_grow, k_mid, k_late, k_window = jax.random.split(jax.random.PRNGKey(seed), 7)[:4]
+    segments = (
+        (k_grow, GROW_STEPS),
+        (k_mid, CUT_AT - GROW_STEPS),
+        (k_late, WINDOW[0] - CUT_AT),
+        (k_window, WINDOW[1] - WINDOW[0]),
+    )
+    state, curve = model.seed(batch, target.shape[0], config.channels), []
+    for key, length in segments:
+        if sum(map(len, curve)) >= steps:
+            break
+        state, trace = _mse_trace(params, state, key, target, config=config, steps=length)
+        curve.append(np.asarray(trace))
+    return np.concatenate(curve)[:steps]
+
+
+def _inputs(nca: Evaluable) -> tuple[NCAConfig, Any, jax.Array]:
+    if nca.target is None:
+        raise ValueError("evaluation needs the model's target; load a zoo entry or pass target=")
+    return nca.config, jax.tree.map(jnp.asarray, nca.params), jnp.asarray(nca.target, jnp.float32)
 
 
 def _mean(values: np.ndarray) -> float:

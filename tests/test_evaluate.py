@@ -136,6 +136,28 @@ def test_eval_cli_judges_a_weights_file_by_the_target_and_experiment_it_records(
     assert result["original"] == evaluate.original_metrics()[("gecko", "persist")]
 
 
+def test_mse_curve_follows_the_protocols_own_rollouts(gecko_metrics):
+    gecko = nca_zoo.load("gecko")
+    curve = evaluate.mse_curve(gecko, batch=2)
+    assert curve.shape == (1000,) and np.all(np.isfinite(curve))
+    assert curve[95] == pytest.approx(gecko_metrics["mse_grow"], rel=1e-5)
+    assert curve[899:].mean() == pytest.approx(gecko_metrics["mse_persist"], rel=1e-5)
+    assert curve[0] > 10 * curve[95]  # a seed is far from the target; a grown gecko is close
+    assert np.array_equal(evaluate.mse_curve(gecko, steps=150, batch=2), curve[:150])
+    with pytest.raises(ValueError, match="between 1 and 1000"):
+        evaluate.mse_curve(gecko, steps=1001)
+
+
+def test_eval_cli_curve(capsys):
+    assert cli.main(["eval", "gecko", "--curve", "--batch", "1", "--json"]) == 0
+    curve = json.loads(capsys.readouterr().out)["gecko-regen-16"]
+    assert len(curve) == 1000
+    assert cli.main(["eval", "gecko", "--curve", "--batch", "1"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| `gecko-regen-16`"))
+    assert row.split(" | ")[5] == f"{curve[95]:.5f}"  # the step-96 column
+    assert cli.main(["eval", "gecko", "--curve", "--originals"]) == 2
+
+
 def test_train_command_picks_the_recipe():
     def recipe(*extra):
         args = cli.build_parser().parse_args(["train", "--target", "gecko", "--out", "unused", *extra])
