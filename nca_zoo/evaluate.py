@@ -96,7 +96,7 @@ def evaluate(nca: Evaluable, *, batch: int = 8, seed: int = 0) -> dict[str, floa
     "stable"}``. Non-finite states give NaN metrics (never a passing number)."""
     config, params, target = _inputs(nca)
     size = target.shape[0]
-    k_grow, k_mid, k_late, k_window, k_disc, k_disc_heal, k_half_heal = jax.random.split(jax.random.PRNGKey(seed), 7)
+    k_grow, k_mid, k_late, k_window, k_disc, k_disc_heal, k_half_heal = _keys(seed)
 
     def run(state, key, steps):
         return model.rollout(params, state, key, steps, config=config)[0]
@@ -125,7 +125,7 @@ def mse_curve(nca: Evaluable, *, steps: int = WINDOW[1], batch: int = 8, seed: i
     if not 1 <= steps <= WINDOW[1]:
         raise ValueError(f"steps must be between 1 and {WINDOW[1]} (the protocol's rollouts), got {steps}")
     config, params, target = _inputs(nca)
-    k_grow, k_mid, k_late, k_window = jax.random.split(jax.random.PRNGKey(seed), 7)[:4]
+    k_grow, k_mid, k_late, k_window = _keys(seed)[:4]
     segments = (
         (k_grow, GROW_STEPS),
         (k_mid, CUT_AT - GROW_STEPS),
@@ -139,6 +139,11 @@ def mse_curve(nca: Evaluable, *, steps: int = WINDOW[1], batch: int = 8, seed: i
         state, trace = _mse_trace(params, state, key, target, config=config, steps=length)
         curve.append(np.asarray(trace))
     return np.concatenate(curve)[:steps]
+
+
+def _keys(seed: int) -> jax.Array:
+    """The protocol's seven keys (module docstring), in order."""
+    return jax.random.split(jax.random.PRNGKey(seed), 7)
 
 
 def _inputs(nca: Evaluable) -> tuple[NCAConfig, Any, jax.Array]:
