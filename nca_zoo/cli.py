@@ -428,7 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--seed", type=int, default=None, help="random seed of the run (default: 0, or the run's when resuming)"
     )
-    p.add_argument("--checkpoint-every", type=int, default=200, help="iterations between checkpoints (and snapshots)")
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        help="iterations between checkpoints (and snapshots) (default: 200, or the run's when resuming)",
+    )
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(

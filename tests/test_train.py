@@ -107,7 +107,9 @@ def test_killed_run_resumes_to_the_same_state(tmp_path):
         loop.train(target, tmp_path / "b", train_config=tc, checkpoint_every=3, progress=False, on_iteration=kill_at_5)
     with pytest.raises(FileExistsError, match="resume"):
         loop.train(target, tmp_path / "b", train_config=tc, progress=False)
-    resumed = loop.train(target, tmp_path / "b", train_config=tc, checkpoint_every=3, progress=False, resume=True)
+    resumed = loop.train(target, tmp_path / "b", train_config=tc, progress=False, resume=True)  # keeps every 3
+    kept = sorted(p.stem for p in (tmp_path / "b" / "snapshots").glob("*.safetensors"))
+    assert kept == ["000003", "000006", "000007"]
     for a, b in zip(jax.tree.leaves(whole.params), jax.tree.leaves(resumed.params), strict=True):
         np.testing.assert_array_equal(a, b)
     assert whole.sha256 == resumed.sha256

@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover
 #: Recipe fields a resumed run may change: its budget and learning-rate schedule (the optimiser
 #: state does not depend on them). Everything else must match the stored run.
 RESUMABLE = ("iterations", "learning_rate", "decayed_learning_rate", "decay_at")
+DEFAULT_CHECKPOINT_EVERY = 200
 SNAPSHOT_NAME = "snapshot.safetensors"
 LOCK_NAME = ".lock"
 
@@ -77,10 +78,17 @@ def _run_record(model_config: NCAConfig, train_config: TrainConfig, target_name:
 
 
 def _identity(record: dict[str, Any]) -> dict[str, Any]:
-    """A run's identity: its settings except those a resumed run may change (:data:`RESUMABLE`) and the
-    lineage it records (a resumed run keeps its own)."""
-    record = {k: v for k, v in record.items() if k != lineage_.METADATA_KEY}
+    """A run's identity: its settings except those a resumed run may change (:data:`RESUMABLE`, the
+    checkpoint interval) and the lineage it records (a resumed run keeps its own)."""
+    record = {k: v for k, v in record.items() if k not in (lineage_.METADATA_KEY, "checkpoint_every")}
     return {**record, "train_config": {k: v for k, v in record["train_config"].items() if k not in RESUMABLE}}
+
+
+def _recorded_interval(out_dir: Path) -> int:
+    """The checkpoint interval ``out_dir/run.json`` records (runs written before it was recorded: the default)."""
+    run_file = out_dir / "run.json"
+    stored = json.loads(run_file.read_text()).get("checkpoint_every") if run_file.exists() else None
+    return stored if isinstance(stored, int) and not isinstance(stored, bool) else DEFAULT_CHECKPOINT_EVERY
 
 
 def run_lineage(out_dir: str | os.PathLike) -> lineage_.Lineage:
@@ -223,7 +231,7 @@ def train(
     start_state: TrainState | None = None,
     more: int | None = None,
     resume: bool = False,
-    checkpoint_every: int = 200,
+    checkpoint_every: int | None = None,
     sample_every: int = 500,
     progress: bool = True,
     on_iteration: Callable[[int, dict[str, float]], None] | None = None,
@@ -245,7 +253,8 @@ def train(
     with this run's own segment, in every snapshot (a resumed run keeps its stored one). The final weights
     record none, so that the same weights are the same bytes: :func:`start_lineage` reads it from the folder.
 
-    Every ``checkpoint_every`` iterations (and at the end) the state is checkpointed and
+    Every ``checkpoint_every`` iterations (and at the end; default: a resumed run's recorded interval,
+    else :data:`DEFAULT_CHECKPOINT_EVERY`) the state is checkpointed and
     ``snapshot.safetensors`` rewritten; a copy is kept as ``snapshots/<iteration>.safetensors`` (~100 KB
     each), because a pool-trained run's quality swings between checkpoints and the best may not be the
     last. A loss or update that is not finite stops the run with :class:`TrainingDivergedError`;
@@ -253,6 +262,8 @@ def train(
     (:func:`lock_run_dir`).
     """
     tc = train_config
+    if checkpoint_every is None:
+        checkpoint_every = _recorded_interval(Path(out_dir)) if resume else DEFAULT_CHECKPOINT_EVERY
     checkpoint_every = render.check_count("checkpoint_every", checkpoint_every)
     sample_every = render.check_count("sample_every", sample_every, 0)
     if more is not None:
@@ -328,7 +339,11 @@ def _train_locked(
         )
     if resume and (out_dir / "run.json").exists():
         lineage = run_lineage(out_dir)
-    record = {**_run_record(model_config, tc, target_name), lineage_.METADATA_KEY: [s.to_dict() for s in lineage]}
+    record = {
+        **_run_record(model_config, tc, target_name),
+        "checkpoint_every": checkpoint_every,
+        lineage_.METADATA_KEY: [s.to_dict() for s in lineage],
+    }
     atomic_write_bytes(out_dir / "run.json", json.dumps(record, indent=2).encode())
     if not resumed and metrics_path.exists():
         metrics_path.unlink()
