@@ -159,7 +159,8 @@ def test_help_shows_every_default_and_explains_every_option(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     train_help = " ".join(capsys.readouterr().out.split())
-    for shown in ("--lr", "--decayed-lr", "--more N", "total iterations", "snapshot.safetensors", "(default: 200)"):
+    shown_in_train = ("--lr", "--decayed-lr", "--more N", "total iterations", "snapshot.safetensors")
+    for shown in (*shown_in_train, "(default: 200, or the run's when resuming)"):
         assert shown in train_help
     assert "default: None" not in train_help
 
