@@ -84,18 +84,22 @@ def _identity(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "train_config": {k: v for k, v in record["train_config"].items() if k not in RESUMABLE}}
 
 
-def _recorded_interval(out_dir: Path) -> int:
+def _recorded(out_dir: str | os.PathLike, key: str) -> Any:
+    """One field of ``out_dir/run.json`` (None when there is no run, or the run does not record it)."""
+    run_file = Path(out_dir) / "run.json"
+    return json.loads(run_file.read_text()).get(key) if run_file.exists() else None
+
+
+def _recorded_interval(out_dir: str | os.PathLike) -> int:
     """The checkpoint interval ``out_dir/run.json`` records (runs written before it was recorded: the default)."""
-    run_file = out_dir / "run.json"
-    stored = json.loads(run_file.read_text()).get("checkpoint_every") if run_file.exists() else None
+    stored = _recorded(out_dir, "checkpoint_every")
     return stored if isinstance(stored, int) and not isinstance(stored, bool) else DEFAULT_CHECKPOINT_EVERY
 
 
 def run_lineage(out_dir: str | os.PathLike) -> lineage_.Lineage:
     """The runs before the one in ``out_dir``, as its ``run.json`` records them."""
-    run_file = Path(out_dir) / "run.json"
-    stored = json.loads(run_file.read_text()).get(lineage_.METADATA_KEY) if run_file.exists() else None
-    return lineage_.loads(json.dumps(stored) if stored else None, str(run_file))
+    stored = _recorded(out_dir, lineage_.METADATA_KEY)
+    return lineage_.loads(json.dumps(stored) if stored else None, str(Path(out_dir) / "run.json"))
 
 
 def chain_of_run(out_dir: str | os.PathLike, iteration: int) -> lineage_.Lineage:
@@ -263,7 +267,7 @@ def train(
     """
     tc = train_config
     if checkpoint_every is None:
-        checkpoint_every = _recorded_interval(Path(out_dir)) if resume else DEFAULT_CHECKPOINT_EVERY
+        checkpoint_every = _recorded_interval(out_dir) if resume else DEFAULT_CHECKPOINT_EVERY
     checkpoint_every = render.check_count("checkpoint_every", checkpoint_every)
     sample_every = render.check_count("sample_every", sample_every, 0)
     if more is not None:
