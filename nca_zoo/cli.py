@@ -485,7 +485,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in OUT/run (or re-publish a finished one)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="recipe override (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the training run")
-    p.add_argument("--checkpoint-every", type=int, default=200, help="iterations between checkpoints")
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        help="iterations between checkpoints (default: 200, or the run's when resuming)",
+    )
     p.add_argument("--repo-id", default=None, help="Hub repo (default: nca-zoo/<target>-<experiment>-<channels>)")
     p.add_argument("--push", action="store_true", help="upload (token: HF_TOKEN or `hf auth login`); else dry run")
     p.add_argument("--private", action="store_true", help="create the Hub repo as private")

@@ -162,7 +162,7 @@ def train_and_publish(
     push: bool = False,
     token: str | None = None,
     private: bool | None = None,
-    checkpoint_every: int = 200,
+    checkpoint_every: int | None = None,
     eval_batch: int = 8,
     progress: bool = True,
     say: Callable[[str], None] = lambda message: None,
