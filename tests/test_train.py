@@ -417,7 +417,17 @@ def test_a_chain_of_runs_records_its_lineage_in_every_file_it_writes(tmp_path, c
     [
         ("[{", "unreadable"),
         ('{"run": "a"}', "not a list"),
-        ('[{"run": "a"}]', "exactly the keys"),
+        ('[{"run": "a"}]', "needs the keys"),
+        (
+            '[{"run": "a", "experiment": "grow", "start": 0, "end": 9, "wall_time_s": 1, "learning_rate": 0,'
+            ' "learning_rates": [[0, 0.002], [12, 0.0002]]}]',
+            "iteration in 0..9",
+        ),
+        (
+            '[{"run": "a", "experiment": "grow", "start": 0, "end": 9, "wall_time_s": 1, "learning_rate": 0,'
+            ' "learning_rates": [[4, 0.002], [2, 0.0002]]}]',
+            "increasing",
+        ),
         (
             '[{"run": "a", "experiment": "regen", "start": 5, "end": 2, "wall_time_s": 1, "learning_rate": 0}]',
             "start <= end",
@@ -434,6 +444,25 @@ def test_a_recorded_lineage_is_validated_as_untrusted_input(text, problem):
 
     with pytest.raises(ValueError, match=rf"weights\.safetensors: its recorded training lineage.*{problem}"):
         lineage.loads(text, "weights.safetensors")
+
+
+def test_a_segment_records_each_learning_rate_it_trained_at(tmp_path, counting_step):
+    """The card's lineage line names every rate of a run, not only its last: a from-scratch run spends
+    2,000 iterations at 2e-3 before the drop (it once read "0→2400 at 2e-4"); a resume at another rate adds one."""
+    from nca_zoo.train import lineage
+
+    recipe = micro(iterations=4, learning_rate=2e-3, decayed_learning_rate=2e-4, decay_at=3)
+    loop.train(micro_target(), tmp_path / "a", train_config=recipe, progress=False)
+    segment = loop.run_segment(tmp_path / "a", 4)
+    assert segment.learning_rates == ((0, 2e-3), (3, 2e-4)) and segment.learning_rate == 2e-4
+    slower = dataclasses.replace(recipe, decayed_learning_rate=5e-5)
+    loop.train(micro_target(), tmp_path / "a", train_config=slower, resume=True, more=2, progress=False)
+    segment = loop.run_segment(tmp_path / "a", 6)
+    assert segment.learning_rates == ((0, 2e-3), (3, 2e-4), (4, 5e-5))
+    assert lineage.describe((segment,)) == "a (persist, 0→6 at 2e-3, 2e-4 from 3, 5e-5 from 4)"
+    assert lineage.loads(lineage.dumps((segment,)), "a") == (segment,)
+    older = lineage.Segment("b", "grow", 0, 100, 20.0, 2e-4)  # recorded before the rates were
+    assert "learning_rates" not in older.to_dict() and lineage.describe((older,)) == "b (grow, 0→100 at 2e-4)"
 
 
 def test_train_init_passes_the_lineage_of_what_it_starts_from(tmp_path, monkeypatch):

@@ -7,7 +7,9 @@ writes carries that lineage plus its own segment, so the next run, and finally t
 iterations and wall time of the whole chain, not only the last run's.
 
 A segment whose ``start`` is 0 began from fresh parameters or fine-tuned the segment before it (a fresh
-optimiser); one with ``start`` > 0 continued a snapshot (its optimiser, key and iteration).
+optimiser); one with ``start`` > 0 continued a snapshot (its optimiser, key and iteration). Its
+``learning_rates`` say which rate each stretch used (the recipe drops 2e-3 to 2e-4 at 2000), so a card does
+not credit a whole from-scratch run to the rate it ended at; segments recorded before it have none.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 METADATA_KEY = "lineage"  # in snapshot and weights metadata, run.json and the registry's training record
 MAX_SEGMENTS = 256  # the metadata is untrusted: a longer chain is refused, not parsed
+MAX_RATES = 64  # learning-rate changes per segment (a schedule has one; resumes at other rates add a few)
 _MAX_TEXT = 64 << 10
 
 
@@ -33,27 +36,62 @@ class Segment:
     end: int
     wall_time_s: float
     learning_rate: float  # at its end
+    #: ``(first iteration, rate)`` of each stretch at one learning rate, in order (``()``: not recorded).
+    learning_rates: tuple[tuple[int, float], ...] = ()
 
     @property
     def iterations(self) -> int:
         return self.end - self.start
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not self.learning_rates:  # a segment without them is written as before they were recorded
+            del data["learning_rates"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> Segment:
-        if not isinstance(data, dict) or set(data) != {f.name for f in dataclasses.fields(cls)}:
-            raise ValueError(f"a segment needs exactly the keys {[f.name for f in dataclasses.fields(cls)]}")
+        required = {f.name for f in dataclasses.fields(cls)} - {"learning_rates"}
+        if not isinstance(data, dict) or not required <= set(data) <= required | {"learning_rates"}:
+            raise ValueError(f"a segment needs the keys {sorted(required)} (and may have learning_rates)")
         run, experiment = data["run"], data["experiment"]
         start, end, wall, lr = data["start"], data["end"], data["wall_time_s"], data["learning_rate"]
         if not (isinstance(run, str) and isinstance(experiment, str) and 0 < len(run) <= 200 and len(experiment) <= 20):
             raise ValueError(f"run {run!r:.60} / experiment {experiment!r:.30} must be short strings")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)) or not 0 <= start <= end:
+        if not (_is_int(start) and _is_int(end)) or not 0 <= start <= end:
             raise ValueError(f"iterations {start!r:.20} → {end!r:.20} must be integers with 0 <= start <= end")
         if not all(isinstance(v, int | float) and math.isfinite(v) and v >= 0 for v in (wall, lr)):
             raise ValueError(f"wall_time_s {wall!r:.20} and learning_rate {lr!r:.20} must be finite and >= 0")
-        return cls(run, experiment, start, end, float(wall), float(lr))
+        rates = _rates(data.get("learning_rates", []), start, end)
+        return cls(run, experiment, start, end, float(wall), float(lr), rates)
+
+
+def _rates(data: Any, start: int, end: int) -> tuple[tuple[int, float], ...]:
+    """A segment's recorded ``learning_rates``, validated: [iteration inside it, increasing; finite rate >= 0]."""
+    if not isinstance(data, list) or len(data) > MAX_RATES:
+        raise ValueError(f"learning_rates must be a list of at most {MAX_RATES} [iteration, rate] pairs")
+    out: list[tuple[int, float]] = []
+    for pair in data:
+        first, rate = pair if isinstance(pair, list) and len(pair) == 2 else (None, None)
+        first_ok = _is_int(first) and start <= first <= end and (not out or first > out[-1][0])
+        rate_ok = isinstance(rate, int | float) and not isinstance(rate, bool) and math.isfinite(rate) and rate >= 0
+        if not (first_ok and rate_ok):
+            raise ValueError(f"learning_rates entry {pair!r:.40} needs [iteration in {start}..{end}, increasing; rate]")
+        out.append((first, float(rate)))
+    return tuple(out)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def rate_changes(iterations_and_rates: Sequence[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
+    """``(first iteration, rate)`` of each stretch of ``(iteration, rate)`` rows at one rate: what a segment records."""
+    out: list[tuple[int, float]] = []
+    for iteration, rate in iterations_and_rates:
+        if not out or rate != out[-1][1]:
+            out.append((iteration, rate))
+    return tuple(out)
 
 
 Lineage = tuple[Segment, ...]
@@ -107,11 +145,17 @@ def complete(lineage: Sequence[Segment]) -> bool:
 
 
 def describe(lineage: Sequence[Segment]) -> str:
-    """One line for a model card: each run, its experiment, iterations and learning rate, in order."""
+    """One line for a model card: each run, its experiment, iterations and learning rates, in order
+    ("grow, 0→2400 at 2e-3, 2e-4 from 2000"; a segment recorded without its rates gives the last one)."""
+
+    def rate(value: float) -> str:
+        mantissa, exponent = f"{value:e}".split("e")
+        return f"{float(mantissa):g}e{int(exponent)}"  # 2e-4, not 0.0002
 
     def one(s: Segment) -> str:
-        mantissa, exponent = f"{s.learning_rate:e}".split("e")
-        lr = f" at {float(mantissa):g}e{int(exponent)}" if s.learning_rate else ""  # 2e-4, not 0.0002
+        stretches = s.learning_rates or ((s.start, s.learning_rate),)
+        parts = [rate(lr) if i == 0 else f"{rate(lr)} from {first}" for i, (first, lr) in enumerate(stretches)]
+        lr = f" at {', '.join(parts)}" if any(lr for _, lr in stretches) else ""
         return f"{s.run} ({s.experiment}, {s.start}→{s.end}{lr})"
 
     return " → ".join(one(s) for s in lineage)

@@ -142,6 +142,7 @@ def run_segment(out_dir: str | os.PathLike, iteration: int) -> lineage_.Segment:
         end=iteration,
         wall_time_s=round(sum(float(r.get("seconds", 0.0)) for r in logged), 1),
         learning_rate=float(logged[-1]["lr"]) if logged else 0.0,
+        learning_rates=lineage_.rate_changes([(int(r["iteration"]) - 1, float(r["lr"])) for r in logged]),
     )
 
 

@@ -63,7 +63,7 @@ from nca_zoo import model
 from nca_zoo.config import NCAConfig
 from nca_zoo.targets import EMOJI, grid_target, resolve_name
 from nca_zoo.train import lineage
-from nca_zoo.train.loop import lineage_metadata, start_lineage
+from nca_zoo.train.loop import learning_rate, lineage_metadata, start_lineage
 from nca_zoo.train.recipe import EXPERIMENTS, TrainConfig, preset, weights_provenance
 from nca_zoo.train.snapshot import is_snapshot, kept_snapshot, load_snapshot, save_snapshot, snapshot_model
 from nca_zoo.train.step import (
@@ -627,7 +627,7 @@ def train_zoo(
                             "loss": loss,
                             "log10_loss": math.log10(loss) if loss > 0 and math.isfinite(loss) else None,
                             "steps": s,
-                            "lr": tc.learning_rate if it < tc.decay_at else tc.decayed_learning_rate,
+                            "lr": learning_rate(tc, it),
                             "seconds": round(share, 6),
                         }
                         log.write(json.dumps(record) + "\n")
