@@ -19,7 +19,7 @@ from nca_zoo.targets import grid_target
 from nca_zoo.train import loop
 from nca_zoo.train.recipe import TrainConfig, preset
 from nca_zoo.train.step import init_state, normalize_per_variable, train_step
-from nca_zoo.weights import load_weights, read_metadata
+from nca_zoo.weights import load_weights, read_metadata, save_weights
 
 TINY = {"batch_size": 4, "pool_size": 16, "min_steps": 6, "max_steps": 10, "target_size": 12, "padding": 4}
 
@@ -506,6 +506,24 @@ def test_a_chain_that_starts_mid_run_counts_the_iterations_before_it_and_says_it
     assert lineage.totals(continued) == (4000, 313.7) and not lineage.complete(continued)
     entry = lineage.of_entry("boom-grow-16", {"iterations": 1000, "wall_time_s": 900.0}, "grow")
     assert entry[0].run == "zoo:boom-grow-16" and not lineage.complete((*entry, *known))
+
+
+def test_a_zoo_entrys_weights_file_starts_a_run_after_the_entrys_recorded_lineage(tmp_path):
+    """``--init weights/eye-persist-16.safetensors`` (or train-zoo's ``--init`` of that file) records the runs
+    that made the entry, read from its registry record; a file that only shares the name records none."""
+    from nca_zoo.hub.pretrained import bundled_weights
+    from nca_zoo.train import lineage
+
+    entry = nca_zoo.get_entry("eye-persist-16")
+    bundled = bundled_weights(entry)
+    assert bundled is not None and bundled.name == "eye-persist-16.safetensors"
+    chain = loop.start_lineage(bundled)
+    assert chain == lineage.of_entry(entry.name, entry.training, entry.experiment) and lineage.complete(chain)
+    impostor = tmp_path / "eye-persist-16.safetensors"
+    params, config = load_weights(bundled)
+    params["dense_1"]["bias"] = params["dense_1"]["bias"] + 1.0
+    save_weights(impostor, params, config)
+    assert loop.start_lineage(impostor) == ()
 
 
 def test_train_init_from_a_run_folder_passes_that_runs_chain(tmp_path, counting_step, monkeypatch):

@@ -46,6 +46,9 @@ SETS = [
 ]
 
 
+SETS_RAW = [item.removeprefix("--set=") for item in SETS]
+
+
 def _train_zoo(*args: str) -> int:
     return cli.main(["train-zoo", *args, "--no-progress"])
 
@@ -225,6 +228,44 @@ def test_a_continued_snapshot_keeps_its_learning_rates_unless_set(tmp_path):
     assert chain(kept_snapshot(run, 3)) == [("fish-regen-cpu", 0, 2), ("fish-regen-16", 2, 3)]
     assert chain(run / "snapshot.safetensors") == [("fish-regen-cpu", 0, 2), ("fish-regen-16", 2, 4)]
     assert chain(run / "model.safetensors") == chain(run / "snapshot.safetensors")  # read from the run folder
+
+
+def test_init_from_chains_a_route_each_leg_fine_tuning_the_last(uninterrupted, tmp_path, capsys):
+    """``--init OUT --init-from persist``: each entry starts from its target's persist model in another
+    zoo's output folder (its finished run's snapshot), as a fine-tune — its params, a fresh optimiser,
+    iteration 0, its own recipe — so grow → persist → grow / regen runs as separate train-zoo calls."""
+    files = zoo_trainer.init_files([uninterrupted])
+    assert {name: path.relative_to(uninterrupted).as_posix() for name, path in files.items()} == {
+        name: f"{name}/snapshot.safetensors" for name in NAMES
+    }
+    entries = zoo_trainer.parse_entries(["smiley:grow", "smiley:regen", "gecko:grow"], SETS_RAW)
+    sources = zoo_trainer.entry_sources(entries, files, NCAConfig(), "persist")
+    assert sources == {n: files["smiley-persist-16"] for n in ("smiley-grow-16", "smiley-regen-16")}
+    assert zoo_trainer.entry_sources(entries, files, NCAConfig()) == {"gecko-grow-16": files["gecko-grow-16"]}
+    state, what = zoo_trainer.initial_state(entries[1], NCAConfig(), sources["smiley-regen-16"], fine_tune=True)
+    persist_params, _ = load_weights(uninterrupted / "smiley-persist-16" / "model.safetensors")
+    assert int(state.iteration) == 0 and "fine-tune" in what
+    assert int(jax.tree.leaves(state.opt_state, is_leaf=lambda n: hasattr(n, "mu"))[0].count) == 0
+    for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(persist_params), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+    out = tmp_path / "leg2"
+    command = ("smiley:grow", "smiley:regen", "--out", str(out), "--init", str(uninterrupted), *SETS, "--chunk-iters=2")
+    assert _train_zoo(*command, "--init-from", "persist") == 0
+    printed = capsys.readouterr().out
+    assert "fine-tune of" in printed and "not used: fish-regen-16, gecko-grow-16" in printed
+    for name in ("smiley-grow-16", "smiley-regen-16"):
+        recorded = [(s.run, s.start, s.end) for s in loop.start_lineage(out / name / "model.safetensors")]
+        assert recorded == [("smiley-persist-16", 0, 4), (name, 0, 4)]
+        rows = [json.loads(line) for line in (out / name / "metrics.jsonl").read_text().splitlines()]
+        assert [row["iteration"] for row in rows] == [1, 2, 3, 4]  # from iteration 0: its own budget
+        kept = sorted((out / name / "snapshots").glob("*.safetensors"))  # one per chunk, in one call
+        assert [load_snapshot(f).iteration for f in kept] == [2, 4]
+    assert _train_zoo(*command, "--init-from", "persist") == 0  # the same command again: nothing left to do
+    assert '"finished": ["smiley-grow-16", "smiley-regen-16"]' in capsys.readouterr().out
+    assert len(list((out / "smiley-grow-16" / "snapshots").glob("*.safetensors"))) == 2
+    with pytest.raises(SystemExit):  # an unknown experiment is refused by the parser
+        _train_zoo(*command, "--init-from", "shrink")
 
 
 def test_a_source_checkout_finds_the_bundled_weights_without_installing():

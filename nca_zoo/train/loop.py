@@ -31,7 +31,7 @@ from nca_zoo.train.checkpoint import Checkpoints, is_finite
 from nca_zoo.train.recipe import TrainConfig, weights_provenance
 from nca_zoo.train.snapshot import kept_snapshot, save_snapshot
 from nca_zoo.train.step import TrainState, init_state, train_step
-from nca_zoo.weights import atomic_write_bytes, read_metadata, save_weights
+from nca_zoo.weights import atomic_write_bytes, read_metadata, save_weights, sha256_file
 
 try:  # POSIX; elsewhere run directories are not locked
     import fcntl
@@ -116,16 +116,21 @@ def start_lineage(path: str | os.PathLike) -> lineage_.Lineage:
     """The runs that made a snapshot or weights file: what a run started from it records before itself.
 
     A snapshot records them; a run's ``model.safetensors`` records none (the same weights are the same
-    bytes), so they are read from the run folder it sits in; other files have none.
+    bytes), so they are read from the run folder it sits in; a zoo entry's weights file (``weights/NAME``,
+    same name and sha256 as the registry's) has the lineage its registry record keeps; other files have none.
     """
     path = Path(path)
     metadata = read_metadata(path)
     if lineage_.METADATA_KEY in metadata:
         return lineage_.loads(metadata[lineage_.METADATA_KEY], str(path))
     iterations = metadata.get("iterations", "")
-    if path.name != "model.safetensors" or not (path.parent / "run.json").exists() or not iterations.isdigit():
-        return ()
-    return chain_of_run(path.parent, int(iterations))
+    if path.name == "model.safetensors" and (path.parent / "run.json").exists() and iterations.isdigit():
+        return chain_of_run(path.parent, int(iterations))
+    from nca_zoo import registry  # here: the registry is a user of training's records, not a dependency
+
+    if path.stem in registry.list_models() and sha256_file(path) == (entry := registry.get_entry(path.stem)).sha256:
+        return lineage_.of_entry(entry.name, entry.training, entry.experiment)
+    return ()
 
 
 def run_segment(out_dir: str | os.PathLike, iteration: int) -> lineage_.Segment:

@@ -89,7 +89,7 @@ def save_snapshot(
         **(extra_metadata or {}),
     }
     path = Path(path)
-    atomic_write_bytes(path, _encode(_leaves(jax.device_get(state)), metadata))
+    atomic_write_bytes(path, _encode(_leaves(jax.device_get(state._replace(pool=None))), metadata))  # no pool
     return path
 
 

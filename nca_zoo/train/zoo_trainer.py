@@ -16,9 +16,10 @@ Output folder ``OUT``:
 
 - ``OUT/<name>/`` per entry (``<target>-<experiment>-<channels>``): ``run.json`` (written at the
   start), ``metrics.jsonl`` (one line per iteration: loss, steps, learning rate, and ``seconds``,
-  the entry's share of the zoo iteration's wall time), and when the entry has its recipe's
-  iterations, ``model.safetensors`` and ``snapshot.safetensors``: a run folder that
-  ``scripts/register_entry.py OUT/<name>`` accepts.
+  the entry's share of the zoo iteration's wall time), ``snapshots/<iteration>.safetensors`` at the end
+  of every chunk (~100 KB each: a pool-trained model's quality swings, so the best may not be the
+  last), and when the entry has its recipe's iterations, ``model.safetensors`` and
+  ``snapshot.safetensors``: a run folder that ``scripts/register_entry.py OUT/<name>`` accepts.
 - ``OUT/state/``: ``manifest.json`` and, per unfinished entry, ``<name>.safetensors`` (a
   :mod:`nca_zoo.train.snapshot`: params, optimizer, key, iteration) and ``<name>.pool.npy``.
 
@@ -32,12 +33,18 @@ parameters, optimizer moments, schedule and iteration, but its pools restart fro
 refill from the trained parameters — a continuation, not a bit-identical one. The manifest says
 which (``pool`` per entry: ``"seed"`` = the fresh pool, exact; ``"file"``; ``"dropped"``).
 
-``init`` starts entries from earlier work: a folder or files, matched to entries by file stem
-(``<name>.safetensors``). A training snapshot continues that run (its pool restarts from seeds)
+``init`` starts entries from earlier work: files, folders of them, or another zoo output folder (its
+finished ``<name>/snapshot.safetensors`` and unfinished ``state/<name>.safetensors``), matched to entries
+by name (file stem ``<name>``). A training snapshot continues that run (its pool restarts from seeds)
 with its own learning-rate schedule unless ``--set`` names one;
 a weights file whose metadata records ``iterations`` (as ``../shared/pretrain/*.safetensors``
 do) starts the entry at that iteration, so its budget and learning-rate schedule continue
-(Adam's moments start fresh).
+(Adam's moments start fresh). ``init_from=EXPERIMENT`` matches each entry to its target's EXPERIMENT
+model instead (``<target>-EXPERIMENT-<channels>``) and fine-tunes it: its params only, a fresh optimiser,
+iteration 0 and the entry's own recipe. That chains the legs of a route in separate calls — grow from
+scratch, then ``persist`` from that (``--init OUT1 --init-from grow``), then ``grow`` and ``regen`` from
+the persist models (``--init OUT2 --init-from persist``) — as ``nca-zoo train --init SNAPSHOT
+--experiment OTHER`` does for one run.
 """
 
 from __future__ import annotations
@@ -63,7 +70,7 @@ from nca_zoo import model
 from nca_zoo.config import NCAConfig
 from nca_zoo.targets import EMOJI, grid_target, resolve_name
 from nca_zoo.train import lineage
-from nca_zoo.train.loop import learning_rate, lineage_metadata, start_lineage
+from nca_zoo.train.loop import SNAPSHOT_NAME, learning_rate, lineage_metadata, start_lineage
 from nca_zoo.train.recipe import EXPERIMENTS, TrainConfig, preset, weights_provenance
 from nca_zoo.train.snapshot import is_snapshot, kept_snapshot, load_snapshot, save_snapshot, snapshot_model
 from nca_zoo.train.step import (
@@ -159,21 +166,45 @@ def _static_recipe(tc: TrainConfig) -> TrainConfig:
 
 # ---- starting points --------------------------------------------------------------------------
 def init_files(paths: Sequence[str | os.PathLike]) -> dict[str, Path]:
-    """``--init`` arguments (folders or ``.safetensors`` files) → ``{file stem: path}``."""
+    """``--init`` arguments → ``{name: path}``: a ``.safetensors`` file (named by its stem), or a folder of
+    them; a zoo output folder also gives its finished runs' ``<name>/snapshot.safetensors`` and its
+    unfinished entries' ``state/<name>.safetensors`` (the newer, where both exist)."""
     found: dict[str, Path] = {}
     for raw in paths:
         path = Path(raw)
-        files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path]
         if not path.exists():
             raise FileNotFoundError(f"--init {path}: no such file or folder")
-        for f in files:
+        if not path.is_dir():
+            found[path.stem] = path
+            continue
+        for run_snapshot in sorted(path.glob(f"*/{SNAPSHOT_NAME}")):
+            found[run_snapshot.parent.name] = run_snapshot
+        for f in (*sorted((path / STATE_DIR).glob("*.safetensors")), *sorted(path.glob("*.safetensors"))):
             found[f.stem] = f
     return found
+
+
+def entry_sources(
+    entries: Sequence[EntrySpec], files: dict[str, Path], model_config: NCAConfig, init_from: str | None = None
+) -> dict[str, Path]:
+    """``{entry name: the file it starts from}``: the file of its own name, or with ``init_from`` the file of
+    its target's ``init_from`` model (``<target>-<init_from>-<channels>``), which it fine-tunes."""
+    if init_from is not None and init_from not in EXPERIMENTS:
+        raise ValueError(f"init_from must be one of {', '.join(EXPERIMENTS)}, got {init_from!r}")
+    out = {}
+    for entry in entries:
+        key = entry.name(model_config)
+        if init_from is not None:
+            key = f"{entry.target_name}-{init_from}-{model_config.channels}"
+        if key in files:
+            out[entry.name(model_config)] = files[key]
+    return out
 
 
 def continue_schedules(
     entries: Sequence[EntrySpec], sources: dict[str, Path], model_config: NCAConfig
 ) -> list[EntrySpec]:
+    # ``sources``: :func:`entry_sources` (the entries that continue a file, not those that fine-tune one)
     """``entries``, each that continues a training snapshot keeping that run's learning-rate schedule
     (``SCHEDULE_KEYS``) unless ``--set`` names it, as ``nca-zoo train --init SNAPSHOT`` does: a run
     lowered to 5e-5 must not jump back to the preset's 2e-4 because it moved to the zoo trainer."""
@@ -201,11 +232,23 @@ def with_schedule_count(opt_state: Any, count: int) -> Any:
     return jax.tree.map(reset, opt_state, is_leaf=lambda n: isinstance(n, optax.ScaleByScheduleState))
 
 
-def initial_state(entry: EntrySpec, model_config: NCAConfig, source: Path | None) -> tuple[TrainState, str]:
-    """The entry's starting state and a description of where it came from."""
+def initial_state(
+    entry: EntrySpec, model_config: NCAConfig, source: Path | None, *, fine_tune: bool = False
+) -> tuple[TrainState, str]:
+    """The entry's starting state and a description of where it came from (``fine_tune``: the source's
+    params only, with a fresh optimiser at iteration 0)."""
     tc = entry.train_config
     if source is None:
         return init_state(model_config, tc), f"fresh weights (seed {tc.seed})"
+    if fine_tune:
+        if is_snapshot(source):
+            recorded = snapshot_model(source)
+            params, config = recorded.params, recorded.model_config
+        else:
+            params, config = load_weights(source)
+        if config != model_config:
+            raise ValueError(f"{source}: a {config} model, the zoo trains {model_config}")
+        return init_state(model_config, tc, params), f"fine-tune of {source} (fresh optimiser, iteration 0)"
     if is_snapshot(source):
         snap = load_snapshot(source, train_config=tc)
         if snap.model_config != model_config:
@@ -382,6 +425,10 @@ class _Program:
         )
         return out
 
+    def entry_state(self, e: _Live) -> TrainState:
+        """Entry ``e``'s state without its pool (all a snapshot holds), leaving the program as it is."""
+        return jax.tree.map(lambda a: a[e.row], self.groups[e.group]._replace(pool=None))
+
     def release(self, states: dict[str, TrainState]) -> None:
         """Give every live entry's state back to ``states`` (one train state each)."""
         for e in self.live:
@@ -395,6 +442,7 @@ def train_zoo(
     *,
     model_config: NCAConfig = NCAConfig(),
     init: Sequence[str | os.PathLike] = (),
+    init_from: str | None = None,
     path: str = "auto",
     precision: str = "highest",
     pools: str = "keep",
@@ -409,8 +457,9 @@ def train_zoo(
     ``entries=None`` resumes the run recorded in ``out_dir/state`` (so does passing the same
     entries again). ``max_minutes`` bounds this call's wall time: it stops after the last chunk that
     fits (estimated from the previous chunk) and saves the state; ``max_chunks`` stops after that
-    many chunks. ``path`` / ``precision`` as in :func:`nca_zoo.model.step` (recorded in each
-    ``run.json``); ``pools``: ``"keep"`` (exact resumption) or ``"drop"`` (small state).
+    many chunks. ``init`` / ``init_from``: where new entries start (module docstring). ``path`` /
+    ``precision`` as in :func:`nca_zoo.model.step` (recorded in each ``run.json``); ``pools``: ``"keep"``
+    (exact resumption) or ``"drop"`` (small state).
     """
     t_start = time.monotonic()
     model.resolve_path(path)
@@ -430,8 +479,9 @@ def train_zoo(
         if manifest.get("format") != FORMAT:
             raise ValueError(f"{manifest_path}: not an nca-zoo zoo-trainer state (format {manifest.get('format')!r})")
         model_config = NCAConfig.from_dict(manifest["model_config"])
-    if entries is not None and init:  # before the resume check: the same command resumes the same recipes
-        entries = continue_schedules(entries, init_files(init), model_config)
+    if entries is not None and init and init_from is None:  # before the resume check: the same command
+        # resumes the same recipes (a fine-tune, init_from, trains the entry's own recipe)
+        entries = continue_schedules(entries, entry_sources(entries, init_files(init), model_config), model_config)
     if manifest is not None:
         stored = [EntrySpec.from_dict(e["spec"]) for e in manifest["entries"]]
         if entries is not None and list(entries) != stored:
@@ -458,11 +508,14 @@ def train_zoo(
             if run_file.exists() and (not same or (out_dir / name / "model.safetensors").exists()):
                 raise FileExistsError(f"{out_dir / name} already holds a run, and {out_dir} no zoo state to resume")
     stored_status = {e["name"]: e for e in manifest["entries"]} if manifest else {}
-    sources = init_files(init) if (init and manifest is None) else {}
+    files = init_files(init) if (init and manifest is None) else {}
+    sources = entry_sources(entries, files, model_config, init_from)
     if init and manifest is not None:
         emit("note: resuming, so --init is not used")
-    if unknown := sorted(set(sources) - set(names)):
-        emit(f"note: --init files matching no entry, not used: {', '.join(unknown)}")
+    if unused := sorted(name for name, f in files.items() if f not in sources.values()):
+        emit(f"note: --init files matching no entry, not used: {', '.join(unused)}")
+    if init_from is not None and (missing := [name for name in names if name not in sources]) and manifest is None:
+        emit(f"note: no {init_from} model in --init for {', '.join(missing)}: fresh weights")
 
     live: list[_Live] = []
     states: dict[str, TrainState] = {}
@@ -481,7 +534,7 @@ def train_zoo(
                 state = state._replace(pool=jnp.asarray(np.load(state_dir / f"{name}.pool.npy", allow_pickle=False)))
             what = f"resumed at iteration {snap.iteration} (pool: {record.get('pool')})"
         else:
-            state, what = initial_state(spec, model_config, sources.get(name))
+            state, what = initial_state(spec, model_config, sources.get(name), fine_tune=init_from is not None)
             before = start_lineage(sources[name]) if name in sources else ()
             run_dir.mkdir(parents=True, exist_ok=True)
             run_record = {
@@ -497,6 +550,17 @@ def train_zoo(
         states[name] = state
         emit(f"{name}: {what}; {max(tc.iterations - iteration, 0)} of {tc.iterations} iterations to go")
 
+    def keep_snapshot(entry: _Live, state: TrainState) -> Path:
+        """The entry's snapshot at its iteration, kept in its run folder (``snapshots/<iteration>``)."""
+        return save_snapshot(
+            kept_snapshot(out_dir / entry.name, entry.iteration),
+            state,
+            model_config=model_config,
+            train_config=entry.spec.train_config,
+            target=entry.spec.target_name,
+            extra_metadata={"trainer": "nca-zoo train-zoo", **lineage_metadata(out_dir / entry.name, entry.iteration)},
+        )
+
     def save_state() -> None:
         """The manifest and, per live entry, its snapshot (+ pool): what a rerun resumes from."""
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -509,18 +573,8 @@ def train_zoo(
                 continue
             state = jax.device_get(states[name])
             tc = spec.train_config
-            snapshot = save_snapshot(
-                state_dir / f"{name}.safetensors",
-                state,
-                model_config=model_config,
-                train_config=tc,
-                target=spec.target_name,
-                extra_metadata={
-                    "trainer": "nca-zoo train-zoo",
-                    **lineage_metadata(out_dir / name, int(state.iteration)),
-                },
-            )
-            atomic_write_bytes(kept_snapshot(out_dir / name, int(state.iteration)), snapshot.read_bytes())
+            kept = keep_snapshot(by_name[name], state)
+            atomic_write_bytes(state_dir / f"{name}.safetensors", kept.read_bytes())
             if not tc.pool_size:
                 mode = "seed"  # no pool: the snapshot is the whole state
             elif pools == "keep":
@@ -553,14 +607,7 @@ def train_zoo(
             model_config,
             weights_provenance(entry.spec.target_name, entry.spec.train_config, entry.iteration, "nca-zoo train-zoo"),
         )
-        save_snapshot(
-            run_dir / "snapshot.safetensors",
-            state,
-            model_config=model_config,
-            train_config=entry.spec.train_config,
-            target=entry.spec.target_name,
-            extra_metadata={"trainer": "nca-zoo train-zoo", **lineage_metadata(run_dir, entry.iteration)},
-        )
+        atomic_write_bytes(run_dir / SNAPSHOT_NAME, keep_snapshot(entry, state).read_bytes())
         for stale in (state_dir / f"{entry.name}.safetensors", state_dir / f"{entry.name}.pool.npy"):
             stale.unlink(missing_ok=True)
         finished.append(entry.name)
@@ -640,6 +687,9 @@ def train_zoo(
             bar.update(n)
             bar.set_postfix(entries=len(live), loss=f"{np.mean([np.mean(h['loss']) for h in host[-1]]):.4f}")
             emit(f"[{time.monotonic() - t_start:7.1f} s] +{iterations_run} it, loss (last ≤50): " + ", ".join(lines))
+            for e in live:  # every chunk's end is kept, so a run's best snapshot can be chosen afterwards
+                if e not in done:
+                    keep_snapshot(e, program.entry_state(e))
             if done:
                 program.release(states)
                 program = None
@@ -657,8 +707,7 @@ def train_zoo(
         bar.close()
         if program is not None:
             program.release(states)
-    if live or diverged or manifest_path.exists():
-        save_state()
+    save_state()  # also when every entry finished: rerunning the same command then has nothing left to do
     seconds = time.monotonic() - t_start
     if stopped:
         emit(
@@ -702,7 +751,16 @@ def add_arguments(p: Any) -> None:
         default=[],
         metavar="DIR_OR_FILE",
         help="start entries from <name>.safetensors "
-        "weights (metadata 'iterations' continues the schedule) or training snapshots; repeatable",
+        "weights (metadata 'iterations' continues the schedule) or training snapshots, in files, folders or "
+        "another train-zoo --out folder; repeatable",
+    )
+    p.add_argument(
+        "--init-from",
+        choices=EXPERIMENTS,
+        default=None,
+        metavar="EXPERIMENT",
+        help="fine-tune each entry from its target's EXPERIMENT model in --init (params only, fresh optimiser, "
+        "iteration 0): chains a route, e.g. gecko:persist --init OUT_OF_GROW --init-from grow",
     )
     p.add_argument("--max-minutes", type=float, default=None, help="stop cleanly (resumable) within this wall time")
     p.add_argument("--chunk-iters", type=int, default=100, help="iterations between progress lines and time checks")
@@ -725,6 +783,7 @@ def run_cli(args: Any) -> int:
         entries,
         args.out,
         init=args.init,
+        init_from=args.init_from,
         path=args.path,
         precision=args.precision,
         pools=args.pools,
