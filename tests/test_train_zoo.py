@@ -186,6 +186,23 @@ def test_init_from_weights_continues_the_budget_and_schedule(tmp_path):
     assert int(fresh.iteration) == 0
 
 
+@pytest.mark.parametrize("kind", ["weights", "snapshot"])
+@pytest.mark.parametrize("fine_tune", [False, True])
+def test_a_start_of_another_model_shape_is_refused_with_the_fix(tmp_path, kind, fine_tune):
+    """An 8-channel file as the start of a 16-channel zoo entry: an error naming the file, both
+    configs and what to do, whether it is continued or fine-tuned from."""
+    small = NCAConfig(channels=8)
+    path = tmp_path / "gecko-regen-16.safetensors"
+    if kind == "weights":
+        save_weights(path, random_params(small), small)
+    else:
+        recipe = preset("regen", iterations=4, batch_size=4, min_steps=3, max_steps=5, target_size=8, padding=4)
+        save_snapshot(path, init_state(small, recipe), model_config=small, train_config=recipe, target="gecko")
+    (entry,) = zoo_trainer.parse_entries(["gecko:regen"])
+    with pytest.raises(ValueError, match=rf"{kind} of a .*channels=8.* the zoo trains .*channels=16.*--init"):
+        zoo_trainer.initial_state(entry, NCAConfig(), path, fine_tune=fine_tune)
+
+
 def test_a_continued_snapshot_keeps_its_learning_rates_unless_set(tmp_path):
     """A run lowered to 5e-5 and moved to the zoo trainer goes on at 5e-5, not the preset's 2e-4 (as
     ``nca-zoo train --init SNAPSHOT`` does); ``--set`` still wins for what it names."""

@@ -232,6 +232,15 @@ def with_schedule_count(opt_state: Any, count: int) -> Any:
     return jax.tree.map(reset, opt_state, is_leaf=lambda n: isinstance(n, optax.ScaleByScheduleState))
 
 
+def _require_zoo_model(source: Path, kind: str, config: NCAConfig, model_config: NCAConfig) -> None:
+    """Refuse a start whose model differs from the zoo's: its params would not fit (or, worse, would)."""
+    if config != model_config:
+        raise ValueError(
+            f"{source}: {kind} of a {config} model, but the zoo trains {model_config}; "
+            "start from a file of a zoo-shaped model, or leave it out of --init"
+        )
+
+
 def initial_state(
     entry: EntrySpec, model_config: NCAConfig, source: Path | None, *, fine_tune: bool = False
 ) -> tuple[TrainState, str]:
@@ -243,21 +252,18 @@ def initial_state(
     if fine_tune:
         if is_snapshot(source):
             recorded = snapshot_model(source)
-            params, config = recorded.params, recorded.model_config
+            params, config, kind = recorded.params, recorded.model_config, "snapshot"
         else:
-            params, config = load_weights(source)
-        if config != model_config:
-            raise ValueError(f"{source}: a {config} model, the zoo trains {model_config}")
+            (params, config), kind = load_weights(source), "weights"
+        _require_zoo_model(source, kind, config, model_config)
         return init_state(model_config, tc, params), f"fine-tune of {source} (fresh optimiser, iteration 0)"
     if is_snapshot(source):
         snap = load_snapshot(source, train_config=tc)
-        if snap.model_config != model_config:
-            raise ValueError(f"{source}: snapshot of a {snap.model_config} model, the zoo trains {model_config}")
+        _require_zoo_model(source, "snapshot", snap.model_config, model_config)
         schedule = f"learning rate {tc.learning_rate:g}, {tc.decayed_learning_rate:g} from iteration {tc.decay_at}"
         return snap.state, f"snapshot {source} at iteration {snap.iteration} (pool from seeds; {schedule})"
     params, config = load_weights(source)
-    if config != model_config:
-        raise ValueError(f"{source}: weights of a {config} model, the zoo trains {model_config}")
+    _require_zoo_model(source, "weights", config, model_config)
     recorded = read_metadata(source).get("iterations", "0")
     iteration = int(recorded) if recorded.isdigit() else 0
     state = init_state(model_config, tc, params)
