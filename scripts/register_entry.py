@@ -48,7 +48,7 @@ from nca_zoo.registry import ZooEntry
 from nca_zoo.targets import EMOJI, grid_target
 from nca_zoo.train import lineage
 from nca_zoo.train.loop import resume_state
-from nca_zoo.train.recipe import TrainConfig
+from nca_zoo.train.recipe import EXPERIMENTS, TrainConfig
 from nca_zoo.train.snapshot import is_snapshot, load_snapshot, snapshot_model
 from nca_zoo.transaction import write_all
 from nca_zoo.weights import from_bytes, load_weights, sha256_bytes, to_bytes
@@ -163,6 +163,19 @@ def regen_gif(nca: ZooModel) -> bytes:
 
 
 # ---- the card ---------------------------------------------------------------------------------
+def _missing_entries_note(entries: list[ZooEntry]) -> list[str]:
+    """The zoo's names without an entry yet, so the card never reads as complete when it is not."""
+    have = {e.name for e in entries}
+    missing = [f"`{t}-{x}-16`" for t in EMOJI for x in EXPERIMENTS if f"{t}-{x}-16" not in have]
+    if not missing:
+        return []
+    return [
+        f"Not in the zoo yet ({len(missing)}): {', '.join(missing)}; they are in training, and",
+        "`training/README.md` says where each stands.",
+        "",
+    ]
+
+
 def model_card(entries: list[ZooEntry], originals: dict[tuple[str, str], dict[str, float]]) -> str:
     rows = [(e.name, e.experiment, e.metrics, originals.get((e.target, e.experiment))) for e in entries]
     judged = [(e, o) for e in entries if (o := originals.get((e.target, e.experiment))) is not None]
@@ -180,6 +193,7 @@ def model_card(entries: list[ZooEntry], originals: dict[tuple[str, str], dict[st
         f"{len(passed)} of {len(entries)}; better than the original authors' model on every metric their experiment",
         f"trains for: {len(better)} of {len(entries)}.",
         "",
+        *_missing_entries_note(entries),
         "![every entry grown 200 steps from its seed](docs/zoo-grid.png)",
         "",
         "## Evaluation protocol (`nca_zoo.evaluate`, `nca-zoo eval PATTERN --originals`)",

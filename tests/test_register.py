@@ -125,3 +125,19 @@ def test_render_rewrites_the_card_from_the_registry_without_measuring(zoo_root, 
     assert (zoo_root / "nca_zoo" / "registry.json").read_bytes() == registry
     card = (zoo_root / "MODEL_CARD.md").read_text()
     assert card == (ROOT / "MODEL_CARD.md").read_text()  # the checkout's card is the render of its registry
+
+
+def test_the_card_names_every_entry_the_zoo_still_lacks(zoo_root):
+    """The card says which of the 30 names have no entry, and stops saying it once all are in."""
+    entries = register_entry.read_registry(register_entry.Paths(zoo_root))
+    dropped = sorted(entries)[0]
+    card = register_entry.model_card([e for n, e in sorted(entries.items()) if n != dropped], {})
+    missing = 30 - len(entries) + 1
+    note = card.split("Not in the zoo yet")[1].split("\n\n")[0]
+    assert note.startswith(f" ({missing}): ") and f"`{dropped}`" in note
+    everything = [
+        dataclasses.replace(entries[dropped], name=f"{t}-{x}-16", target=t, experiment=x)
+        for t in register_entry.EMOJI
+        for x in register_entry.EXPERIMENTS
+    ]
+    assert "Not in the zoo yet" not in register_entry.model_card(everything, {})
