@@ -17,7 +17,7 @@ from nca_zoo.convert import load_distill_original
 from nca_zoo.export import FORMATS as EXPORT_FORMATS
 from nca_zoo.factory import RUN_FILE, read_run, recorded_provenance
 from nca_zoo.targets import EMOJI, grid_target, resolve_name
-from nca_zoo.train.recipe import EXPERIMENTS, RECIPES, TrainConfig
+from nca_zoo.train.recipe import BATCH_LOSSES, EXPERIMENTS, RECIPES, TrainConfig
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -88,6 +88,7 @@ def _train_recipe(args: argparse.Namespace, stored: TrainConfig | None) -> Train
     from nca_zoo.train.recipe import preset
 
     changes = {"iterations": args.iters, "learning_rate": args.lr, "decayed_learning_rate": args.decayed_lr}
+    changes["batch_loss"] = args.batch_loss
     changes = {key: value for key, value in changes.items() if value is not None}
     if stored is not None and args.experiment in (None, stored.experiment):
         if args.seed is not None:
@@ -383,6 +384,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="zoo",
         help="zoo: the article's recipe, with half-plane cuts among regen's damage; distill: the article's "
         "exactly (default: zoo; a resumed run keeps its own)",
+    )
+    p.add_argument(
+        "--batch-loss",
+        choices=BATCH_LOSSES,
+        default=None,
+        help="what the gradient follows: mean (the batch's mean MSE, the article's) or log (the mean of each "
+        "sample's log-MSE: a damaged sample's large error no longer drowns the others'; for regen fine-tunes "
+        "of a persist model) (default: mean, or the run's / snapshot's)",
     )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument(

@@ -165,3 +165,4 @@ def test_train_command_picks_the_recipe():
 
     assert recipe().half_cut_fraction == 0.5
     assert recipe("--recipe", "distill") == preset("regen", recipe="distill")
+    assert recipe().batch_loss == "mean" and recipe("--batch-loss", "log") == preset("regen", batch_loss="log")

@@ -50,6 +50,37 @@ def test_gradient_normalisation_is_per_variable():
         assert abs(float(jnp.linalg.norm(leaf)) - 1.0) < 1e-6
 
 
+def test_the_log_batch_loss_weighs_each_sample_by_its_own_error():
+    """``batch_loss="log"`` follows the mean log-MSE: with equal per-sample losses L its gradient is
+    the mean loss's divided by L (so it is not the mean's), while the logged loss stays the mean MSE;
+    a sharded batch sums to the unsharded values under it too."""
+    from nca_zoo.train.step import loss_and_grads
+
+    mc = NCAConfig(fire_rate=1.0)  # every cell fires: identical samples stay identical
+    target = jnp.asarray(grid_target("gecko", 12, 4))
+    params = init_state(mc, tiny()).params
+    params = jax.tree.map(lambda x: x + 0.01 * jax.random.normal(jax.random.PRNGKey(3), x.shape), params)
+    batch = jnp.repeat(jax.random.uniform(jax.random.PRNGKey(4), (1, 20, 20, 16)), 4, axis=0)
+    key, n = jax.random.PRNGKey(5), jnp.asarray(8)
+    mean_loss, _, mean_grads = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=tiny())
+    log_recipe = tiny(batch_loss="log")
+    log_loss, _, log_grads = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=log_recipe)
+    assert float(log_loss) == pytest.approx(float(mean_loss), rel=1e-6) and float(mean_loss) > 0
+    for m, g in zip(jax.tree.leaves(mean_grads), jax.tree.leaves(log_grads), strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(m) / float(mean_loss), rtol=2e-3, atol=1e-6)
+    assert any(float(jnp.abs(m).max()) > 0 for m in jax.tree.leaves(mean_grads))
+
+    other = jax.random.uniform(jax.random.PRNGKey(6), (4, 20, 20, 16))  # unequal samples, two shards
+    whole = loss_and_grads(params, other, target, key, n, model_config=mc, train_config=log_recipe)
+    shards = [
+        loss_and_grads(params, other[i : i + 2], target, key, n, model_config=mc, train_config=log_recipe, rows=(i, 4))
+        for i in (0, 2)
+    ]
+    assert float(shards[0][0] + shards[1][0]) == pytest.approx(float(whole[0]), rel=1e-5)
+    for w, a, b in zip(*(jax.tree.leaves(r[2]) for r in (whole, *shards)), strict=True):
+        np.testing.assert_allclose(np.asarray(a + b), np.asarray(w), rtol=1e-4, atol=1e-6)
+
+
 def test_variable_step_counts_share_one_compilation_and_the_pool_evolves():
     tc = tiny(iterations=6)
     target = jnp.asarray(grid_target("gecko", 12, 4))
@@ -282,6 +313,7 @@ def test_a_torn_last_metrics_line_is_dropped_on_resume_and_a_torn_middle_line_is
         ("learning_rate", "1e-3", "learning_rate must be a finite number"),
         ("decayed_learning_rate", float("inf"), "decayed_learning_rate must be a finite number"),
         ("decayed_learning_rate", -2e-4, "decayed_learning_rate must be positive"),
+        ("batch_loss", "median", "unknown batch_loss 'median'; choose one of"),
     ],
 )
 def test_every_recipe_field_is_validated(field, value, message):

@@ -9,6 +9,7 @@ import numbers
 from typing import Any
 
 EXPERIMENTS = ("grow", "persist", "regen")
+BATCH_LOSSES = ("mean", "log")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +25,12 @@ class TrainConfig:
     random half-plane (``model.damage_mask(kind="plane")``) instead of a disc with this
     probability. Distill damages with discs only (0.0); the zoo's regen preset uses 0.5, because
     disc-trained NCAs heal discs but only partly regrow a removed half.
+
+    ``batch_loss`` is what the gradient follows: ``"mean"`` (Distill) the batch's mean MSE;
+    ``"log"`` the mean of each sample's log-MSE, so every sample pulls by its *relative* error.
+    That is for regen fine-tunes of a persist model: there the damaged samples' MSE is 10–100×
+    the persisting ones', their gradient is the whole mean's and points against persistence
+    (training/README.md, session 16); under ``"log"`` the persisting samples keep their say.
     """
 
     experiment: str = "regen"
@@ -40,10 +47,13 @@ class TrainConfig:
     target_size: int = 40
     padding: int = 16
     seed: int = 0
+    batch_loss: str = "mean"
 
     def __post_init__(self) -> None:
         if self.experiment not in EXPERIMENTS:
             raise ValueError(f"unknown experiment {self.experiment!r}; choose one of {EXPERIMENTS}")
+        if self.batch_loss not in BATCH_LOSSES:
+            raise ValueError(f"unknown batch_loss {self.batch_loss!r}; choose one of {BATCH_LOSSES}")
         # Whole numbers (bool and float refused, NumPy integers made plain ints) with their minimum.
         int_minimum = {"iterations": 1, "batch_size": 1, "pool_size": 0, "damage_count": 0, "min_steps": 1}
         int_minimum |= {"max_steps": 1, "decay_at": 0, "target_size": 1, "padding": 0, "seed": 0}

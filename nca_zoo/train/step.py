@@ -192,23 +192,27 @@ def loss_and_grads(
     precision: str = "highest",
     remat: bool | None = None,
 ) -> tuple[jax.Array, jax.Array, Any]:
-    """Roll ``batch`` out for ``n_steps`` and differentiate the mean loss: ``(loss, final, grads)``.
+    """Roll ``batch`` out for ``n_steps`` and differentiate the recipe's batch loss:
+    ``(loss, final, grads)``, ``loss`` always the mean MSE (what the metrics log) and ``grads``
+    those of ``train_config.batch_loss`` (the mean MSE, or the mean log-MSE).
 
     With ``rows`` (see :func:`_variable_rollout`) ``batch`` is one shard of a global batch and the
     loss is this shard's share of the global mean (sum over its samples / global batch size), so
     summing loss and grads over the shards gives the unsharded values. ``path``, ``precision``
     and ``remat`` as in :func:`_variable_rollout`.
     """
+    share = jnp.mean if rows is None else (lambda values: jnp.sum(values) / rows[1])
 
     def loss_fn(p):
         final = _variable_rollout(
             p, batch, key, n_steps, model_config, train_config.max_steps, rows, step_fn, path, precision, remat
         )
         losses = per_sample_loss(final, target)
-        loss = jnp.mean(losses) if rows is None else jnp.sum(losses) / rows[1]
-        return loss, final
+        # the floor keeps a sample that reached the target exactly from an infinite log
+        pulled = losses if train_config.batch_loss == "mean" else jnp.log(jnp.maximum(losses, 1e-12))
+        return share(pulled), (final, share(losses))
 
-    (loss, final), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    (_, (final, loss)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     return loss, final, grads
 
 
