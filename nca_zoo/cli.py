@@ -88,7 +88,7 @@ def _train_recipe(args: argparse.Namespace, stored: TrainConfig | None) -> Train
     from nca_zoo.train.recipe import preset
 
     changes = {"iterations": args.iters, "learning_rate": args.lr, "decayed_learning_rate": args.decayed_lr}
-    changes["batch_loss"] = args.batch_loss
+    changes |= {"batch_loss": args.batch_loss}
     changes = {key: value for key, value in changes.items() if value is not None}
     if stored is not None and args.experiment in (None, stored.experiment):
         if args.seed is not None:

@@ -30,11 +30,16 @@ def main(run: Path, draws: int) -> None:
     recipe = preset("regen")
     target = grid_target(record["target"], recipe.target_size, recipe.padding)
 
-    def sample_loss(params, sample, key, n_steps):
-        final = step._variable_rollout(params, sample[None], key, n_steps, model_config, recipe.max_steps)
-        return step.per_sample_loss(final, target)[0]
+    # one sample alone: the trainer's own loss_and_grads on a batch of one (its mean is the sample's MSE)
+    batch_of_one = jax.jit(
+        lambda params, sample, key, n_steps: step.loss_and_grads(
+            params, sample[None], target, key, n_steps, model_config=model_config, train_config=recipe
+        )
+    )
 
-    loss_and_grad = jax.jit(jax.value_and_grad(sample_loss))
+    def loss_and_grad(params, sample, key, n_steps):
+        loss, _, grads = batch_of_one(params, sample, key, n_steps)
+        return loss, grads
 
     def flat(tree):
         return jnp.concatenate([leaf.ravel() for leaf in jax.tree.leaves(tree)])
