@@ -469,6 +469,16 @@ def test_a_chain_of_runs_records_its_lineage_in_every_file_it_writes(tmp_path, c
             "finite",
         ),
         ("[" + ",".join(["{}"] * 300) + "]", "at most 256"),
+        (
+            '[{"run": "a", "experiment": "regen", "start": 0, "end": 2, "wall_time_s": 1, "learning_rate": 0,'
+            ' "settings": {"__class__": "x"}}]',
+            "not a recipe setting",
+        ),
+        (
+            '[{"run": "a", "experiment": "regen", "start": 0, "end": 2, "wall_time_s": 1, "learning_rate": 0,'
+            ' "settings": {"damage_count": Infinity}}]',
+            "not a recipe setting",
+        ),
     ],
 )
 def test_a_recorded_lineage_is_validated_as_untrusted_input(text, problem):
@@ -491,10 +501,31 @@ def test_a_segment_records_each_learning_rate_it_trained_at(tmp_path, counting_s
     loop.train(micro_target(), tmp_path / "a", train_config=slower, resume=True, more=2, progress=False)
     segment = loop.run_segment(tmp_path / "a", 6)
     assert segment.learning_rates == ((0, 2e-3), (3, 2e-4), (4, 5e-5))
-    assert lineage.describe((segment,)) == "a (persist, 0→6 at 2e-3, 2e-4 from 3, 5e-5 from 4)"
+    # the micro recipe's small sizes follow, as departures from the zoo preset
+    assert lineage.describe((segment,)).startswith("a (persist, 0→6 at 2e-3, 2e-4 from 3, 5e-5 from 4; batch_size 2")
     assert lineage.loads(lineage.dumps((segment,)), "a") == (segment,)
     older = lineage.Segment("b", "grow", 0, 100, 20.0, 2e-4)  # recorded before the rates were
     assert "learning_rates" not in older.to_dict() and lineage.describe((older,)) == "b (grow, 0→100 at 2e-4)"
+
+
+def test_a_segment_records_where_its_recipe_departed_from_the_zoo_preset(tmp_path, counting_step):
+    """A leg of a route that trained with the log loss and one damaged sample says so in the card's lineage
+    line, not only its learning rate; a run on the preset records no settings (and writes none)."""
+    from nca_zoo.train import lineage
+    from nca_zoo.train.recipe import departures
+
+    assert departures(preset("regen")) == {}
+    assert departures(preset("regen", recipe="distill")) == {"half_cut_fraction": 0.0}
+    leg = preset("regen", batch_loss="log", damage_count=1, half_cut_fraction=0.8)
+    assert departures(leg) == {"batch_loss": "log", "damage_count": 1, "half_cut_fraction": 0.8}
+
+    loop.train(micro_target(), tmp_path / "a", train_config=micro(iterations=2, batch_loss="log"), progress=False)
+    segment = loop.run_segment(tmp_path / "a", 2)
+    assert ("batch_loss", "log") in segment.settings and ("batch_size", MICRO["batch_size"]) in segment.settings
+    assert "; " in lineage.describe((segment,)) and "batch_loss log" in lineage.describe((segment,))
+    assert lineage.loads(lineage.dumps((segment,)), "a") == (segment,)
+    plain = lineage.Segment("b", "regen", 0, 100, 20.0, 2e-4)
+    assert "settings" not in plain.to_dict() and lineage.describe((plain,)) == "b (regen, 0→100 at 2e-4)"
 
 
 def test_train_init_passes_the_lineage_of_what_it_starts_from(tmp_path, monkeypatch):

@@ -9,7 +9,9 @@ iterations and wall time of the whole chain, not only the last run's.
 A segment whose ``start`` is 0 began from fresh parameters or fine-tuned the segment before it (a fresh
 optimiser); one with ``start`` > 0 continued a snapshot (its optimiser, key and iteration). Its
 ``learning_rates`` say which rate each stretch used (the recipe drops 2e-3 to 2e-4 at 2000), so a card does
-not credit a whole from-scratch run to the rate it ended at; segments recorded before it have none.
+not credit a whole from-scratch run to the rate it ended at; its ``settings`` say where its recipe departed
+from the zoo preset of its experiment (``{"batch_loss": "log", "damage_count": 1}``), so a chain of fine-tunes
+states what each leg trained. Segments recorded before these were have none.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import json
 import math
 from collections.abc import Sequence
 from typing import Any
+
+from nca_zoo.train.recipe import RECIPE_SETTINGS
 
 METADATA_KEY = "lineage"  # in snapshot and weights metadata, run.json and the registry's training record
 MAX_SEGMENTS = 256  # the metadata is untrusted: a longer chain is refused, not parsed
@@ -38,6 +42,8 @@ class Segment:
     learning_rate: float  # at its end
     #: ``(first iteration, rate)`` of each stretch at one learning rate, in order (``()``: not recorded).
     learning_rates: tuple[tuple[int, float], ...] = ()
+    #: ``(name, value)`` of each recipe setting that departed from the experiment's zoo preset, sorted.
+    settings: tuple[tuple[str, str | int | float], ...] = ()
 
     @property
     def iterations(self) -> int:
@@ -45,15 +51,17 @@ class Segment:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        if not self.learning_rates:  # a segment without them is written as before they were recorded
-            del data["learning_rates"]
+        data["settings"] = dict(self.settings)
+        for optional in _OPTIONAL:  # a segment without them is written as before they were recorded
+            if not data[optional]:
+                del data[optional]
         return data
 
     @classmethod
     def from_dict(cls, data: Any) -> Segment:
-        required = {f.name for f in dataclasses.fields(cls)} - {"learning_rates"}
-        if not isinstance(data, dict) or not required <= set(data) <= required | {"learning_rates"}:
-            raise ValueError(f"a segment needs the keys {sorted(required)} (and may have learning_rates)")
+        required = {f.name for f in dataclasses.fields(cls)} - set(_OPTIONAL)
+        if not isinstance(data, dict) or not required <= set(data) <= required | set(_OPTIONAL):
+            raise ValueError(f"a segment needs the keys {sorted(required)} (and may have {' and '.join(_OPTIONAL)})")
         run, experiment = data["run"], data["experiment"]
         start, end, wall, lr = data["start"], data["end"], data["wall_time_s"], data["learning_rate"]
         if not (isinstance(run, str) and isinstance(experiment, str) and 0 < len(run) <= 200 and len(experiment) <= 20):
@@ -63,7 +71,21 @@ class Segment:
         if not all(isinstance(v, int | float) and math.isfinite(v) and v >= 0 for v in (wall, lr)):
             raise ValueError(f"wall_time_s {wall!r:.20} and learning_rate {lr!r:.20} must be finite and >= 0")
         rates = _rates(data.get("learning_rates", []), start, end)
-        return cls(run, experiment, start, end, float(wall), float(lr), rates)
+        return cls(run, experiment, start, end, float(wall), float(lr), rates, _settings(data.get("settings", {})))
+
+
+_OPTIONAL = ("learning_rates", "settings")
+
+
+def _settings(data: Any) -> tuple[tuple[str, str | int | float], ...]:
+    """A segment's recorded recipe ``settings``, validated: known names, short strings or finite numbers."""
+    if not isinstance(data, dict):
+        raise ValueError("settings must be a mapping of recipe settings to values")
+    for name, value in data.items():
+        number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        if name not in RECIPE_SETTINGS or not (number or (isinstance(value, str) and len(value) <= 20)):
+            raise ValueError(f"settings entry {name!r:.30}: {value!r:.30} is not a recipe setting ({RECIPE_SETTINGS})")
+    return tuple(sorted(data.items()))
 
 
 def _rates(data: Any, start: int, end: int) -> tuple[tuple[int, float], ...]:
@@ -145,8 +167,9 @@ def complete(lineage: Sequence[Segment]) -> bool:
 
 
 def describe(lineage: Sequence[Segment]) -> str:
-    """One line for a model card: each run, its experiment, iterations and learning rates, in order
-    ("grow, 0→2400 at 2e-3, 2e-4 from 2000"; a segment recorded without its rates gives the last one)."""
+    """One line for a model card: each run, its experiment, iterations, learning rates and recipe departures,
+    in order ("a (regen, 0→700 at 2e-5; batch_loss log, damage_count 1)"; a segment recorded without its
+    rates gives the last one)."""
 
     def rate(value: float) -> str:
         mantissa, exponent = f"{value:e}".split("e")
@@ -156,6 +179,7 @@ def describe(lineage: Sequence[Segment]) -> str:
         stretches = s.learning_rates or ((s.start, s.learning_rate),)
         parts = [rate(lr) if i == 0 else f"{rate(lr)} from {first}" for i, (first, lr) in enumerate(stretches)]
         lr = f" at {', '.join(parts)}" if any(lr for _, lr in stretches) else ""
-        return f"{s.run} ({s.experiment}, {s.start}→{s.end}{lr})"
+        settings = "; " + ", ".join(f"{name} {value}" for name, value in s.settings) if s.settings else ""
+        return f"{s.run} ({s.experiment}, {s.start}→{s.end}{lr}{settings})"
 
     return " → ".join(one(s) for s in lineage)

@@ -28,7 +28,7 @@ from nca_zoo import render
 from nca_zoo.config import NCAConfig
 from nca_zoo.train import lineage as lineage_
 from nca_zoo.train.checkpoint import Checkpoints, is_finite
-from nca_zoo.train.recipe import TrainConfig, weights_provenance
+from nca_zoo.train.recipe import TrainConfig, departures, weights_provenance
 from nca_zoo.train.snapshot import kept_snapshot, save_snapshot
 from nca_zoo.train.step import TrainState, init_state, train_step
 from nca_zoo.weights import atomic_write_bytes, read_metadata, save_weights, sha256_file
@@ -148,6 +148,7 @@ def run_segment(out_dir: str | os.PathLike, iteration: int) -> lineage_.Segment:
         wall_time_s=round(sum(float(r.get("seconds", 0.0)) for r in logged), 1),
         learning_rate=float(logged[-1]["lr"]) if logged else 0.0,
         learning_rates=lineage_.rate_changes([(int(r["iteration"]) - 1, float(r["lr"])) for r in logged]),
+        settings=tuple(sorted(departures(TrainConfig.from_dict(record["train_config"])).items())),
     )
 
 

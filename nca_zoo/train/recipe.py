@@ -121,6 +121,21 @@ def preset(experiment: str, recipe: str = "zoo", **overrides: Any) -> TrainConfi
     return TrainConfig(experiment=experiment, **{**base, **overrides})
 
 
+#: What a run's lineage segment records of its recipe (:func:`departures`): the settings that shape what is
+#: learned. Budget, learning rates (recorded as the rates actually used) and seed are left to the segment.
+RECIPE_SETTINGS = (
+    "batch_size", "pool_size", "damage_count", "half_cut_fraction", "min_steps", "max_steps",
+    "target_size", "padding", "batch_loss",
+)  # fmt: skip
+
+
+def departures(config: TrainConfig) -> dict[str, str | int | float]:
+    """Where ``config`` departs from the zoo preset of its experiment (:data:`RECIPE_SETTINGS` only), so a
+    card can say that a run trained with, e.g., the log loss and one damaged sample per batch."""
+    zoo = preset(config.experiment)
+    return {name: getattr(config, name) for name in RECIPE_SETTINGS if getattr(config, name) != getattr(zoo, name)}
+
+
 def weights_provenance(target: str, train_config: TrainConfig, iterations: int, trainer: str) -> dict[str, str]:
     """The metadata a trained weights file records, so the file alone says what it is: its target
     (``nca_zoo.load`` and ``nca-zoo eval`` pick it up), experiment, recipe and iterations done (which
