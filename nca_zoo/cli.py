@@ -389,9 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-loss",
         choices=BATCH_LOSSES,
         default=None,
-        help="what the gradient follows: mean (the batch's mean MSE, the article's) or log (the mean of each "
+        help="what the gradient follows: mean (the batch's mean MSE, the article's), log (the mean of each "
         "sample's log-MSE: a damaged sample's large error no longer drowns the others'; for regen fine-tunes "
-        "of a persist model) (default: mean, or the run's / snapshot's)",
+        "of a persist model) or rmse (the mean of each sample's root-MSE: between the two) (default: mean, "
+        "or the run's / snapshot's)",
     )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument(

@@ -50,10 +50,11 @@ def test_gradient_normalisation_is_per_variable():
         assert abs(float(jnp.linalg.norm(leaf)) - 1.0) < 1e-6
 
 
-def test_the_log_batch_loss_weighs_each_sample_by_its_own_error():
-    """``batch_loss="log"`` follows the mean log-MSE: with equal per-sample losses L its gradient is
-    the mean loss's divided by L (so it is not the mean's), while the logged loss stays the mean MSE;
-    a sharded batch sums to the unsharded values under it too."""
+@pytest.mark.parametrize("batch_loss, scale", [("log", lambda L: 1 / L), ("rmse", lambda L: 1 / (2 * L**0.5))])
+def test_the_log_and_rmse_batch_losses_weigh_each_sample_by_its_own_error(batch_loss, scale):
+    """``batch_loss="log"`` follows the mean log-MSE, ``"rmse"`` the mean root-MSE: with equal per-sample
+    losses L the gradient is the mean loss's times 1/L or 1/(2√L) (so it is not the mean's), while the
+    logged loss stays the mean MSE; a sharded batch sums to the unsharded values under them too."""
     from nca_zoo.train.step import loss_and_grads
 
     mc = NCAConfig(fire_rate=1.0)  # every cell fires: identical samples stay identical
@@ -63,11 +64,11 @@ def test_the_log_batch_loss_weighs_each_sample_by_its_own_error():
     batch = jnp.repeat(jax.random.uniform(jax.random.PRNGKey(4), (1, 20, 20, 16)), 4, axis=0)
     key, n = jax.random.PRNGKey(5), jnp.asarray(8)
     mean_loss, _, mean_grads = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=tiny())
-    log_recipe = tiny(batch_loss="log")
+    log_recipe = tiny(batch_loss=batch_loss)
     log_loss, _, log_grads = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=log_recipe)
     assert float(log_loss) == pytest.approx(float(mean_loss), rel=1e-6) and float(mean_loss) > 0
     for m, g in zip(jax.tree.leaves(mean_grads), jax.tree.leaves(log_grads), strict=True):
-        np.testing.assert_allclose(np.asarray(g), np.asarray(m) / float(mean_loss), rtol=2e-3, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(g), np.asarray(m) * scale(float(mean_loss)), rtol=2e-3, atol=1e-6)
     assert any(float(jnp.abs(m).max()) > 0 for m in jax.tree.leaves(mean_grads))
 
     other = jax.random.uniform(jax.random.PRNGKey(6), (4, 20, 20, 16))  # unequal samples, two shards

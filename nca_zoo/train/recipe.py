@@ -9,7 +9,7 @@ import numbers
 from typing import Any
 
 EXPERIMENTS = ("grow", "persist", "regen")
-BATCH_LOSSES = ("mean", "log")
+BATCH_LOSSES = ("mean", "rmse", "log")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +31,8 @@ class TrainConfig:
     That is for regen fine-tunes of a persist model: there the damaged samples' MSE is 10–100×
     the persisting ones', their gradient is the whole mean's and points against persistence
     (training/README.md, session 16); under ``"log"`` the persisting samples keep their say.
+    ``"rmse"``, the mean of each sample's root-MSE, lies between: a sample pulls by the square root
+    of its error, so a cut sample 100× the others' error pulls 10× as hard, not 100× (mean) or 1× (log).
     """
 
     experiment: str = "regen"

@@ -194,7 +194,7 @@ def loss_and_grads(
 ) -> tuple[jax.Array, jax.Array, Any]:
     """Roll ``batch`` out for ``n_steps`` and differentiate the recipe's batch loss:
     ``(loss, final, grads)``, ``loss`` always the mean MSE (what the metrics log) and ``grads``
-    those of ``train_config.batch_loss`` (the mean MSE, or the mean log-MSE).
+    those of ``train_config.batch_loss`` (the mean MSE, the mean log-MSE or the mean RMSE).
 
     With ``rows`` (see :func:`_variable_rollout`) ``batch`` is one shard of a global batch and the
     loss is this shard's share of the global mean (sum over its samples / global batch size), so
@@ -208,12 +208,23 @@ def loss_and_grads(
             p, batch, key, n_steps, model_config, train_config.max_steps, rows, step_fn, path, precision, remat
         )
         losses = per_sample_loss(final, target)
-        # the floor keeps a sample that reached the target exactly from an infinite log
-        pulled = losses if train_config.batch_loss == "mean" else jnp.log(jnp.maximum(losses, 1e-12))
+        pulled = _PULLED[train_config.batch_loss](losses)
         return share(pulled), (final, share(losses))
 
     (_, (final, loss)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     return loss, final, grads
+
+
+def _floored(losses: jax.Array) -> jax.Array:
+    return jnp.maximum(losses, 1e-12)  # a sample that reached the target exactly: no infinite slope
+
+
+#: What each ``TrainConfig.batch_loss`` differentiates, per sample (then averaged over the batch).
+_PULLED: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "mean": lambda losses: losses,
+    "log": lambda losses: jnp.log(_floored(losses)),
+    "rmse": lambda losses: jnp.sqrt(_floored(losses)),
+}
 
 
 def apply_update(params: Any, opt_state: Any, grads: Any, train_config: TrainConfig) -> tuple[Any, Any]:
