@@ -16,6 +16,7 @@ from nca_zoo import evaluate
 from nca_zoo.convert import load_distill_original
 from nca_zoo.export import FORMATS as EXPORT_FORMATS
 from nca_zoo.factory import RUN_FILE, read_run, recorded_provenance
+from nca_zoo.model import DAMAGE_KINDS, HALF_SIDES
 from nca_zoo.targets import EMOJI, grid_target, resolve_name
 from nca_zoo.train.recipe import BATCH_LOSSES, EXPERIMENTS, RECIPES, TrainConfig
 
@@ -49,12 +50,15 @@ def _cmd_grow(args: argparse.Namespace) -> int:
     nca = nca_zoo.load(args.name)
     angle = math.radians(args.angle)
     grow = {"size": args.size, "seed": args.seed, "angle": angle, "scale": args.scale}
+    if args.cut:  # grow, cut, regrow: the regrowth as long as the growth
+        grow |= {"regenerate": True, "kind": args.cut} | ({"side": args.side} if args.cut == "half" else {})
     if out.suffix.lower() == ".gif":
         saved = nca.save_gif(out, args.steps, args.every, **grow)
     else:
         saved = nca.save_png(out, args.steps, **grow)
     note = f", MSE vs target at step {saved.steps} {saved.mse:.5f}" if saved.mse is not None else ""
-    print(f"{nca.name}: {args.steps} steps on {args.size}×{args.size} → {saved.path}{note}")
+    cut = f", {args.cut} cut at step {args.steps}, {args.steps} steps to regrow" if args.cut else ""
+    print(f"{nca.name}: {args.steps} steps on {args.size}×{args.size}{cut} → {saved.path}{note}")
     return 0
 
 
@@ -362,6 +366,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--angle", type=float, default=0.0, help="rotate the perception by DEG degrees")
     p.add_argument("--seed", type=int, default=0, help="random seed of the stochastic updates")
     p.add_argument("--scale", type=int, default=4, help="pixels per cell")
+    p.add_argument(
+        "--cut",
+        choices=DAMAGE_KINDS,
+        help="after --steps, erase part of the pattern (a random disc or square, a half, a random half-plane) "
+        "and regrow for --steps more: the GIF shows both, the PNG the regrown state",
+    )
+    p.add_argument("--side", choices=HALF_SIDES, default="right", help="which half --cut half erases")
     p.add_argument("--out", default="gecko.gif", help="output file: .gif (the growth) or .png (the final state)")
     p.set_defaults(func=_cmd_grow)
 

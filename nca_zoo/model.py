@@ -417,6 +417,7 @@ def to_rgb(state: Array) -> Array:
 
 
 DAMAGE_KINDS = ("disc", "half", "square", "plane")
+HALF_SIDES = ("right", "left", "top", "bottom")
 
 
 def damage_mask(
@@ -444,7 +445,7 @@ def damage_mask(
     if kind == "half":
         sides = {"right": xs > 0, "left": xs < 0, "bottom": ys > 0, "top": ys < 0}
         if side not in sides:
-            raise ValueError(f"unknown side {side!r}; choose one of {sorted(sides)}")
+            raise ValueError(f"unknown side {side!r}; choose one of {HALF_SIDES}")
         return jnp.broadcast_to(sides[side], (b, h, w))[..., None].astype(jnp.float32)
     if kind == "plane":
         if key is None:

@@ -156,16 +156,24 @@ class ZooModel(NCAHubMixin):
         return evaluate.mse(jnp.asarray(states), self.target)
 
     # ---- output --------------------------------------------------------------------------
-    def save_png(self, path: str | os.PathLike, steps: int = 96, *, scale: int = 4, **grow_kwargs: Any) -> render.Saved:
-        """Grow for ``steps`` steps (``grow_kwargs``: see :meth:`grow`) and save the first sample as a
-        PNG (``path`` must end in .png). Returns :class:`nca_zoo.render.Saved`: the path, the step
-        shown, and its MSE against the target (when there is one on this grid and the angle is 0)."""
+    def save_png(
+        self, path: str | os.PathLike, steps: int = 96, *, scale: int = 4, regenerate: bool = False, **kwargs: Any
+    ) -> render.Saved:
+        """Grow for ``steps`` steps (``kwargs``: see :meth:`grow`), or grow, damage and regrow as many
+        with ``regenerate=True`` (``kwargs``: see :meth:`regenerate`), and save the final state as a PNG
+        (``path`` must end in .png). Returns :class:`nca_zoo.render.Saved`: the path, the step shown
+        (counting the regrowth), and its MSE against the target (when there is one on this grid and the
+        angle is 0)."""
         path, scale = render.check_suffix(path, ".png"), render.check_count("scale", scale)
-        state = np.asarray(self.grow(steps, **grow_kwargs)[0])
+        steps = render.check_count("steps", steps, 0)
+        if regenerate:
+            state, shown = self.regenerate(steps, steps, max(steps, 1), **kwargs)[-1], 2 * steps
+        else:
+            state, shown = np.asarray(self.grow(steps, **kwargs)[0]), steps
         render.save_png(path, state, scale)
         on_target = self.target is not None and self.target.shape[:2] == state.shape[:2]
-        mse = float(self.mse(state[None])[0]) if on_target and not grow_kwargs.get("angle") else None
-        return render.Saved(path, int(steps), 1, mse)
+        mse = float(self.mse(state[None])[0]) if on_target and not kwargs.get("angle") else None
+        return render.Saved(path, shown, 1, mse)
 
     def save_gif(
         self,

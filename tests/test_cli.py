@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -37,6 +38,30 @@ def test_grow_gif_and_png(tmp_path, capsys):
     assert main(["grow", "gecko", "--steps", "20", "--size", "64", "--angle", "45", "--out", str(png)]) == 0
     assert Image.open(png).size == (256, 256)
     assert main(["grow", "gecko", "--out", str(tmp_path / "gecko.jpg")]) == 2
+
+
+def test_grow_cut_damages_the_grown_pattern_and_regrows_it(tmp_path, capsys):
+    """``--cut half`` grows, erases the right half, regrows as long: the GIF shows both (the frame after
+    the cut has nothing right of the middle), and the gecko regrows (the final MSE is the grown one's order)."""
+    gif = tmp_path / "regen.gif"
+    assert main(["grow", "gecko", "--steps", "80", "--every", "40", "--cut", "half", "--out", str(gif)]) == 0
+    out = capsys.readouterr().out
+    assert "half cut at step 80, 80 steps to regrow" in out and "MSE vs target at step 160" in out
+    with Image.open(gif) as img:
+        assert img.n_frames == 6  # growth 0, 40, 80; the cut state, then 40 and 80 steps of regrowth
+        frames = []
+        for i in (2, 3, 5):
+            img.seek(i)
+            frames.append(np.asarray(img.convert("RGB"), np.int16))
+    grown, cut, regrown = frames
+    right = slice(grown.shape[1] // 2 + 4, None)  # a few cells past the middle, in pixels (scale 4)
+    assert (grown[:, right] < 200).any() and (cut[:, right] >= 250).all() and (regrown[:, right] < 200).any()
+    png = tmp_path / "regen.png"
+    assert main(["grow", "gecko", "--steps", "80", "--cut", "disc", "--out", str(png)]) == 0
+    assert "disc cut at step 80" in capsys.readouterr().out and Image.open(png).size == (288, 288)
+    with pytest.raises(SystemExit) as exit_:
+        main(["grow", "gecko", "--cut", "slice", "--out", str(png)])
+    assert exit_.value.code == 2 and "invalid choice: 'slice'" in capsys.readouterr().err
 
 
 def test_train_and_resume_from_the_command_line(tmp_path):
