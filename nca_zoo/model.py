@@ -443,10 +443,11 @@ def damage_mask(
     ys = jnp.linspace(-1.0, 1.0, h)[None, :, None]
     xs = jnp.linspace(-1.0, 1.0, w)[None, None, :]
     if kind == "half":
-        sides = {"right": xs > 0, "left": xs < 0, "bottom": ys > 0, "top": ys < 0}
-        if side not in sides:
+        if side not in HALF_SIDES:
             raise ValueError(f"unknown side {side!r}; choose one of {HALF_SIDES}")
-        return jnp.broadcast_to(sides[side], (b, h, w))[..., None].astype(jnp.float32)
+        coord = xs if side in ("right", "left") else ys
+        erased = coord > 0 if side in ("right", "bottom") else coord < 0
+        return jnp.broadcast_to(erased, (b, h, w))[..., None].astype(jnp.float32)
     if kind == "plane":
         if key is None:
             raise ValueError("plane damage needs a key")

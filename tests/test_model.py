@@ -191,6 +191,12 @@ def test_seed_display_and_damage():
     assert np.all(erased > 0.005) and np.all(erased < 0.6) and len(set(np.round(erased, 4))) == 3
     half = model.damage(full, kind="half", side="right")
     assert float(half[0, :, :20].min()) == 1.0 and float(half[0, :, 20:].max()) == 0.0
+    kept = {side: np.asarray(model.damage(full, kind="half", side=side)[0, ..., 0]) for side in model.HALF_SIDES}
+    assert kept["left"][:, 20:].min() == 1.0 and kept["left"][:, :20].max() == 0.0
+    assert kept["top"][20:].min() == 1.0 and kept["top"][:20].max() == 0.0
+    assert kept["bottom"][:20].min() == 1.0 and kept["bottom"][20:].max() == 0.0
+    with pytest.raises(ValueError, match="unknown side 'middle'"):
+        model.damage(full, kind="half", side="middle")
     square = model.damage(full, kind="square", center=(0.0, 0.0), radius=0.5)
     assert float(square[0, 20, 20, 0]) == 0.0 and float(square[0, 0, 0, 0]) == 1.0
     with pytest.raises(ValueError, match="unknown damage kind"):
