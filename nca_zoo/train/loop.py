@@ -201,6 +201,21 @@ def lock_run_dir(out_dir: str | os.PathLike) -> Iterator[Path]:
         os.close(fd)  # releases the lock
 
 
+def is_training(out_dir: str | os.PathLike) -> bool:
+    """Whether a process holds ``out_dir``'s training lock now (for watchers: is the run still going?)."""
+    path = Path(out_dir) / LOCK_NAME
+    if fcntl is None or not path.exists():  # pragma: no cover - no locks here, or never trained
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the probe's shared lock at once
+    return False
+
+
 def _read_metrics(path: Path) -> list[dict[str, Any]]:
     """The records of ``metrics.jsonl``. A torn last line (a run killed while writing it) is dropped;
     an unreadable line elsewhere is an error."""

@@ -1,0 +1,91 @@
+"""scripts/watch_run.py: which snapshots it evaluates, what it keeps, and the verdicts it gives."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from nca_zoo.evaluate import original_metrics
+from nca_zoo.train.loop import is_training, lock_run_dir
+from nca_zoo.train.recipe import preset
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("watch_run", ROOT / "scripts" / "watch_run.py")
+watch_run = importlib.util.module_from_spec(spec)
+sys.modules["watch_run"] = watch_run
+spec.loader.exec_module(watch_run)
+
+#: ours = the original's metrics × this factor, per snapshot iteration (400 also collapses).
+FACTORS = {100: 1.2, 200: 3.0, 250: 0.5, 300: 0.9, 400: 0.5}
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch) -> tuple[Path, list[int]]:
+    """A gecko regen run with snapshots at FACTORS' iterations, and an evaluation that records its calls."""
+    folder = tmp_path / "run"
+    (folder / "snapshots").mkdir(parents=True)
+    record = {"model_config": {}, "train_config": preset("regen").to_dict(), "target": "gecko"}
+    (folder / "run.json").write_text(json.dumps(record))
+    for iteration in FACTORS:
+        (folder / "snapshots" / f"{iteration:06d}.safetensors").write_bytes(b"")
+    original = original_metrics()[("gecko", "regen")]
+    calls = []
+
+    def fake_evaluate(path):
+        iteration = int(Path(path).stem)
+        calls.append(iteration)
+        metrics = {name: value * FACTORS[iteration] for name, value in original.items() if name != "stable"}
+        return metrics | {"stable": 0.0 if iteration == 400 else 1.0}
+
+    monkeypatch.setattr(watch_run.nca_zoo, "load", lambda path: path)
+    monkeypatch.setattr(watch_run, "evaluate", fake_evaluate)
+    return folder, calls
+
+
+def test_evaluates_every_nth_snapshot_once_and_ranks_those_meeting_the_bar(run, capsys):
+    folder, calls = run
+    assert watch_run.main([str(folder), "--every", "100", "--once"]) == 0
+    assert calls == [100, 200, 300, 400]  # 250 is not a multiple of 100
+    out = capsys.readouterr().out
+    assert "gecko regen" in out and "3.00× the original  misses" in out and "unstable" in out
+    assert out.strip().endswith("meet the bar, best first: 300 (0.90×), 100 (1.20×)")
+
+    # a second look evaluates nothing again, and a torn last line (a killed watcher) is dropped
+    with open(folder / watch_run.EVALS_NAME, "a") as f:
+        f.write('{"iteration": 250, "metr')
+    assert watch_run.main([str(folder), "--every", "50", "--start", "200", "--once"]) == 0
+    assert calls == [100, 200, 300, 400, 250]
+    assert "best first: 250 (0.50×), 300 (0.90×), 100 (1.20×)" in capsys.readouterr().out
+
+
+def test_waits_for_new_snapshots_while_the_run_trains(run, monkeypatch, capsys):
+    folder, calls = run
+    assert not is_training(folder)
+    training = contextlib.ExitStack()
+    training.enter_context(lock_run_dir(folder))
+    assert is_training(folder)
+    waits = []
+
+    def sleep(seconds):  # the run writes one more snapshot, then stops
+        waits.append(seconds)
+        if len(waits) == 1:
+            (folder / "snapshots" / "000500.safetensors").write_bytes(b"")
+        else:
+            training.close()
+
+    monkeypatch.setattr(watch_run.time, "sleep", sleep)
+    monkeypatch.setitem(FACTORS, 500, 0.8)
+    assert watch_run.main([str(folder), "--every", "100", "--poll", "7"]) == 0
+    assert calls == [100, 200, 300, 400, 500] and waits == [7, 7] and not is_training(folder)
+    assert "best first: 500 (0.80×), 300 (0.90×)" in capsys.readouterr().out
+
+
+def test_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        watch_run.main([str(tmp_path)])
+    assert exit_info.value.code == 2 and "not a training run (no run.json)" in capsys.readouterr().err
