@@ -2,18 +2,20 @@
 
     python scripts/register_entry.py runs/gecko-regen-16 [--started-from TEXT] [--accept-miss]
     python scripts/register_entry.py runs/boom-persist-16 --snapshot runs/boom-persist-16/snapshots/000600.safetensors
+    python scripts/register_entry.py runs/eye-regen-16 --snapshot runs/eye-regen-16/snapshots/00{50..60}00.safetensors
     python scripts/register_entry.py --refresh            # re-measure every entry, rewrite registry + card
     python scripts/register_entry.py --render             # render the card and grid again, measuring nothing
 
 Takes the run's ``model.safetensors`` (or, for a run stopped before its budget, its newest
-checkpoint's params, or a training snapshot; ``--snapshot`` picks an earlier one), runs the zoo's evaluation protocol
-(:mod:`nca_zoo.evaluate`) and compares it with the original authors' model of the same target and
-experiment. An entry that is unstable or has a non-finite metric is always refused; one that misses
-the bar (any metric > 1.5× the original's) is refused unless ``--accept-miss``, and then the card
-says which metric missed and by how much. Everything the entry changes — ``weights/<name>.safetensors``,
-``nca_zoo/registry.json``, ``MODEL_CARD.md``, ``docs/zoo-grid.png`` and the entry's GIF — is built
-and checked in memory first and then written as one transaction (:mod:`nca_zoo.transaction`):
-all files or none. The Hub revision stays ``None`` until a real push answers with a commit id.
+checkpoint's params, or a training snapshot; ``--snapshot`` picks an earlier one, or the mean of
+several), runs the zoo's evaluation protocol (:mod:`nca_zoo.evaluate`) and compares it with the
+original authors' model of the same target and experiment. An entry that is unstable or has a
+non-finite metric is always refused; one that misses the bar (any metric > 1.5× the original's) is
+refused unless ``--accept-miss``, and then the card says which metric missed and by how much.
+Everything the entry changes — ``weights/<name>.safetensors``, ``nca_zoo/registry.json``,
+``MODEL_CARD.md``, ``docs/zoo-grid.png`` and the entry's GIF — is built and checked in memory first
+and then written as one transaction (:mod:`nca_zoo.transaction`): all files or none. The Hub
+revision stays ``None`` until a real push answers with a commit id.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import math
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import jax
@@ -49,7 +52,7 @@ from nca_zoo.targets import EMOJI, grid_target
 from nca_zoo.train import lineage
 from nca_zoo.train.loop import resume_state
 from nca_zoo.train.recipe import EXPERIMENTS, TrainConfig
-from nca_zoo.train.snapshot import is_snapshot, load_snapshot, snapshot_model
+from nca_zoo.train.snapshot import average_snapshots, is_snapshot, load_snapshot, snapshot_model
 from nca_zoo.transaction import write_all
 from nca_zoo.weights import from_bytes, load_weights, sha256_bytes, to_bytes
 from nca_zoo.zoo import ZooModel
@@ -102,16 +105,22 @@ def read_run(run_dir: Path) -> tuple[NCAConfig, TrainConfig, str]:
         raise ValueError(f"{run_dir / 'run.json'}: train_config: {err}") from err
 
 
-def snapshot_params(path: Path, model_config: NCAConfig, train_config: TrainConfig, target: str) -> tuple[dict, int]:
+def snapshot_params(
+    paths: Path | Sequence[Path], model_config: NCAConfig, train_config: TrainConfig, target: str
+) -> tuple[dict, int]:
     """The params of one of the run's saved snapshots (a copy of ``snapshot.safetensors`` taken at some
-    iteration), refused unless it was written by a run of the same target, experiment and architecture."""
-    snapshot = snapshot_model(path)
-    made_for = (snapshot.target, snapshot.train_config.experiment, snapshot.model_config)
-    if made_for != (target, train_config.experiment, model_config):
-        raise ValueError(
-            f"{path} is a snapshot of a {made_for[0]!r} {made_for[1]!r} run ({made_for[2]}), not of this run "
-            f"({target!r} {train_config.experiment!r}, {model_config}): pass a snapshot the run wrote"
-        )
+    iteration), or the mean of several (:func:`average_snapshots`), and the newest one's iteration; refused
+    unless each was written by a run of the same target, experiment and architecture."""
+    paths = [paths] if isinstance(paths, Path) else list(paths)
+    for path in paths:
+        snapshot = snapshot_model(path)
+        made_for = (snapshot.target, snapshot.train_config.experiment, snapshot.model_config)
+        if made_for != (target, train_config.experiment, model_config):
+            raise ValueError(
+                f"{path} is a snapshot of a {made_for[0]!r} {made_for[1]!r} run ({made_for[2]}), not of this run "
+                f"({target!r} {train_config.experiment!r}, {model_config}): pass a snapshot the run wrote"
+            )
+    snapshot = average_snapshots(paths) if len(paths) > 1 else snapshot_model(paths[0])
     return snapshot.params, snapshot.iteration
 
 
@@ -267,6 +276,7 @@ def model_card(entries: list[ZooEntry], originals: dict[tuple[str, str], dict[st
             + (f"; {t['started_from']}" if t.get("started_from") else "")
             + ".",
             *_lineage_lines(e.name, t),
+            *_averaging_lines(t),
             f"- Command: `{t.get('command', '')}`.",
             f"- Weights: `weights/{e.weights_file}`, sha256 `{e.sha256}`; licence {e.license}.",
         ]
@@ -354,6 +364,18 @@ def _lineage_lines(name: str, training: dict) -> list[str]:
     ]
 
 
+def _averaging_lines(training: dict) -> list[str]:
+    """The card's line on an entry whose weights are the mean of several snapshots of its run."""
+    kept = training.get("averaged_snapshots")
+    if not kept:
+        return []
+    return [
+        f"- Snapshot average: the mean of the params of {len(kept)} snapshots of the run, at iterations "
+        f"{', '.join(f'{i:,}' for i in kept)} (`scripts/register_entry.py --snapshot` with several files; "
+        "single pool-trained snapshots swing in persistence, their mean does not: training/README.md, session 19)."
+    ]
+
+
 def _finite_metrics(metrics: dict[str, float]) -> dict[str, float]:
     bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
     if bad:
@@ -371,13 +393,14 @@ def register(
     command: str | None = None,
     license: str = "Apache-2.0",
     eval_batch: int = 8,
-    snapshot: Path | None = None,
+    snapshot: Path | Sequence[Path] | None = None,
     say=print,
 ) -> ZooEntry:
-    """Evaluate the run in ``run_dir`` (its newest state, or ``snapshot``: one of its saved snapshots) and,
-    if it may ship, add it to the zoo at ``paths`` (one transaction)."""
+    """Evaluate the run in ``run_dir`` (its newest state, or ``snapshot``: one of its saved snapshots, or
+    several, whose params are averaged) and, if it may ship, add it to the zoo at ``paths`` (one transaction)."""
     model_config, train_config, target = read_run(run_dir)
     name = f"{target}-{train_config.experiment}-{model_config.channels}"
+    averaged = [] if snapshot is None or isinstance(snapshot, Path) or len(snapshot) < 2 else sorted(snapshot)
     if snapshot is not None:
         params, iterations = snapshot_params(snapshot, model_config, train_config, target)
     else:
@@ -408,6 +431,8 @@ def register(
         metrics=metrics,
     )
     training = {**entry.training, "command": command or _command(run_dir, train_config, target)}
+    if averaged:
+        training["averaged_snapshots"] = sorted(snapshot_model(path).iteration for path in averaged)
     if started_from:
         training["started_from"] = started_from
     if note:
@@ -448,9 +473,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--snapshot",
         type=Path,
+        nargs="+",
         default=None,
         help="register this saved snapshot of the run (a copy of its snapshot.safetensors from some iteration) "
-        "instead of the run's newest state; the budget counts the run's iterations up to it",
+        "instead of the run's newest state, or the mean of the params of several; the budget counts the run's "
+        "iterations up to the newest",
     )
     parser.add_argument("--refresh", action="store_true", help="re-measure all entries instead of adding one")
     parser.add_argument(

@@ -1,16 +1,17 @@
 """Evaluate a training run's snapshots as they appear, and say which meet the zoo's bar.
 
-    python scripts/watch_run.py runs/pretzel-regen-16 --every 100            # until the run stops
-    python scripts/watch_run.py runs/pretzel-regen-16 --every 500 --once     # what is there now
+    python scripts/watch_run.py runs/pretzel-regen-16 --every 100 --average 6   # until the run stops
+    python scripts/watch_run.py runs/pretzel-regen-16 --every 500 --once        # what is there now
 
 Pool-trained NCAs swing between snapshots (eye-regen-16's persistence moved 10× between 100-iteration
-snapshots at 5e-5; training/README.md, session 18), so an entry is picked by evaluating many
-snapshots with the zoo's protocol, not by the training loss. This evaluates every ``--every``-th
-snapshot in ``RUN/snapshots/`` (in this process, so the protocol is compiled once), prints each
-against the original authors' model of the same target and experiment (worst ratio; the bar is
-``nca_zoo.evaluate.BAR``), and keeps the results in ``RUN/evals.jsonl`` so that a restart evaluates
-nothing twice. It waits for new snapshots while the run's training lock is held, and ends with the
-snapshots that meet the bar, best first: pass one to ``scripts/register_entry.py RUN --snapshot``.
+snapshots at 5e-5; training/README.md, session 18), so an entry is picked by evaluating snapshots with
+the zoo's protocol, not by the training loss; and the mean of a stretch of snapshots' params does not
+swing (session 19). This evaluates every ``--every``-th snapshot in ``RUN/snapshots/`` and, with
+``--average K``, the mean of each K consecutive ones (in this process, so the protocol is compiled
+once); prints each against the original authors' model of the same target and experiment (worst
+ratio; the bar is ``nca_zoo.evaluate.BAR``); and keeps the results in ``RUN/evals.jsonl`` so that a
+restart evaluates nothing twice. It waits for new snapshots while the run's training lock is held,
+and ends with what meets the bar, best first, for ``scripts/register_entry.py RUN --snapshot FILE...``.
 """
 
 from __future__ import annotations
@@ -26,41 +27,56 @@ from pathlib import Path
 import nca_zoo
 from nca_zoo.evaluate import BAR, EXPERIMENT_METRICS, evaluate, meets_bar, original_metrics, ratios
 from nca_zoo.train.loop import is_training
+from nca_zoo.train.snapshot import average_snapshots
+from nca_zoo.zoo import ZooModel
 
 EVALS_NAME = "evals.jsonl"
 
+#: What one evaluation measured: the iterations of the snapshots whose params were averaged (one: just it).
+Key = tuple[int, ...]
 
-def read_evals(run_dir: Path) -> dict[int, dict[str, float]]:
-    """``{iteration: metrics}`` already measured; a torn last line (a killed watcher) is dropped."""
+
+def read_evals(run_dir: Path) -> dict[Key, dict[str, float]]:
+    """``{iterations: metrics}`` already measured; a torn last line (a killed watcher) is dropped."""
     path = run_dir / EVALS_NAME
     evals = {}
     if path.exists():
         for line in path.read_text().splitlines():
             try:
                 record = json.loads(line)
-            except ValueError:
+                evals[tuple(int(i) for i in record["iterations"])] = record["metrics"]
+            except (ValueError, KeyError, TypeError):
                 continue
-            evals[int(record["iteration"])] = record["metrics"]
     return evals
 
 
-def append_eval(run_dir: Path, iteration: int, metrics: dict[str, float]) -> None:
+def append_eval(run_dir: Path, key: Key, metrics: dict[str, float]) -> None:
     """One whole line per evaluation, flushed to disk before the next begins."""
     with open(run_dir / EVALS_NAME, "a") as f:
-        f.write(json.dumps({"iteration": iteration, "metrics": metrics}) + "\n")
+        f.write(json.dumps({"iterations": list(key), "metrics": metrics}) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
 
-def pending(run_dir: Path, every: int, start: int, done: dict[int, dict[str, float]]) -> list[tuple[int, Path]]:
-    """The snapshots still to evaluate: iteration a multiple of ``every``, at least ``start``, oldest first."""
+def pending(run_dir: Path, every: int, start: int, average: int, done: dict[Key, dict]) -> list[tuple[Key, list[Path]]]:
+    """What is still to evaluate, oldest first: each snapshot whose iteration is a multiple of ``every``
+    (from ``start``), and with ``average`` > 1 the mean of it and the ``average - 1`` before it."""
+    snapshots = {}
+    for path in (run_dir / "snapshots").glob("*.safetensors"):
+        if path.stem.isdigit() and int(path.stem) % every == 0:
+            snapshots[int(path.stem)] = path
     found = []
-    for path in sorted((run_dir / "snapshots").glob("*.safetensors")):
-        if path.stem.isdigit():
-            iteration = int(path.stem)
-            if iteration % every == 0 and iteration >= start and iteration not in done:
-                found.append((iteration, path))
+    for iteration in sorted(i for i in snapshots if i >= start):
+        windows = [(iteration,)] + ([tuple(iteration - k * every for k in reversed(range(average)))] * (average > 1))
+        for key in windows:
+            if key not in done and all(i in snapshots for i in key):
+                found.append((key, [snapshots[i] for i in key]))
     return found
+
+
+def label(key: Key) -> str:
+    """``5200``, or ``4700–5200 (6)`` for the mean of six snapshots."""
+    return f"{key[0]:6d}" if len(key) == 1 else f"{key[0]}–{key[-1]} ({len(key)})"
 
 
 def worst_ratio(metrics: dict[str, float], original: dict[str, float] | None, experiment: str) -> float:
@@ -71,14 +87,14 @@ def worst_ratio(metrics: dict[str, float], original: dict[str, float] | None, ex
     return math.nan if any(math.isnan(v) for v in values) else max(values)
 
 
-def describe(iteration: int, metrics: dict[str, float], original: dict[str, float] | None, experiment: str) -> str:
+def describe(key: Key, metrics: dict[str, float], original: dict[str, float] | None, experiment: str) -> str:
     """One line: the experiment's metrics, the worst ratio to the original and whether it meets the bar."""
     values = " / ".join(f"{metrics[name]:.5f}" for name in EXPERIMENT_METRICS[experiment])
     if original is None:
-        return f"{iteration:6d}  {values}  (no original to compare with)"
+        return f"{label(key)}  {values}  (no original to compare with)"
     ok, _ = meets_bar(metrics, original, experiment)
     verdict = "meets the bar" if ok else ("unstable" if metrics.get("stable") != 1.0 else "misses")
-    return f"{iteration:6d}  {values}  worst {worst_ratio(metrics, original, experiment):.2f}× the original  {verdict}"
+    return f"{label(key)}  {values}  worst {worst_ratio(metrics, original, experiment):.2f}× the original  {verdict}"
 
 
 def run_settings(run_dir: Path) -> tuple[str, str]:
@@ -90,10 +106,19 @@ def run_settings(run_dir: Path) -> tuple[str, str]:
     return record["target"], train_config["experiment"]
 
 
+def load(paths: list[Path]) -> ZooModel:
+    """The model of one snapshot, or of the mean of several."""
+    if len(paths) == 1:
+        return nca_zoo.load(str(paths[0]))
+    mean = average_snapshots(paths)
+    return ZooModel(mean.model_config, mean.params, target=nca_zoo.load(str(paths[-1])).target)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path, help="a training run's folder (nca-zoo train --out)")
     parser.add_argument("--every", type=int, default=100, help="evaluate snapshots whose iteration is a multiple")
+    parser.add_argument("--average", type=int, default=1, help="also evaluate the mean of each this many snapshots")
     parser.add_argument("--start", type=int, default=0, help="skip snapshots before this iteration")
     parser.add_argument("--experiment", help="judge as this experiment (default: the run's)")
     parser.add_argument("--once", action="store_true", help="evaluate what is there now, then stop")
@@ -102,22 +127,23 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = args.run_dir
     if not (run_dir / "run.json").is_file():
         parser.error(f"{run_dir} is not a training run (no run.json); pass the folder given to `nca-zoo train --out`")
-    if args.every < 1:
-        parser.error("--every must be a positive integer")
+    if args.every < 1 or args.average < 1:
+        parser.error("--every and --average must be positive integers")
     target, experiment = run_settings(run_dir)
     experiment = args.experiment or experiment
     original = original_metrics().get((target, experiment))
     print(f"{run_dir}: {target} {experiment}; " + " / ".join(EXPERIMENT_METRICS[experiment]) + f"; bar {BAR}×")
     done = read_evals(run_dir)
-    for iteration in sorted(i for i in done if i % args.every == 0 and i >= args.start):
-        print(describe(iteration, done[iteration], original, experiment))
+    for key in sorted(done, key=lambda k: (k[-1], len(k))):
+        if key[0] >= args.start:
+            print(describe(key, done[key], original, experiment))
     while True:
-        todo = pending(run_dir, args.every, args.start, done)
-        for iteration, path in todo:
-            metrics = evaluate(nca_zoo.load(str(path)))
-            append_eval(run_dir, iteration, metrics)
-            done[iteration] = metrics
-            print(describe(iteration, metrics, original, experiment), flush=True)
+        todo = pending(run_dir, args.every, args.start, args.average, done)
+        for key, paths in todo:
+            metrics = evaluate(load(paths))
+            append_eval(run_dir, key, metrics)
+            done[key] = metrics
+            print(describe(key, metrics, original, experiment), flush=True)
         if not todo and (args.once or not is_training(run_dir)):
             break
         if not todo:
@@ -125,10 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     if original is None:
         return 0
     passing = sorted(
-        (worst_ratio(m, original, experiment), i) for i, m in done.items() if meets_bar(m, original, experiment)[0]
+        (worst_ratio(m, original, experiment), key) for key, m in done.items() if meets_bar(m, original, experiment)[0]
     )
     if passing:
-        print("meet the bar, best first: " + ", ".join(f"{i} ({r:.2f}×)" for r, i in passing))
+        print("meet the bar, best first: " + ", ".join(f"{label(key).strip()} {r:.2f}×" for r, key in passing))
     else:
         print("no evaluated snapshot meets the bar yet")
     return 0

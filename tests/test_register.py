@@ -11,13 +11,14 @@ import sys
 from pathlib import Path
 
 import jax
+import numpy as np
 import pytest
 
 import nca_zoo
 from nca_zoo.train.recipe import preset
-from nca_zoo.train.snapshot import save_snapshot
+from nca_zoo.train.snapshot import average_snapshots, save_snapshot
 from nca_zoo.train.step import init_state
-from nca_zoo.weights import sha256_file
+from nca_zoo.weights import load_weights, sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("register_entry", ROOT / "scripts" / "register_entry.py")
@@ -112,6 +113,40 @@ def test_a_saved_snapshot_of_the_run_is_read_and_one_of_another_run_is_refused(z
         register_entry.register(other, register_entry.Paths(zoo_root), snapshot=kept, eval_batch=1, say=print)
     assert register_entry.main([str(other), "--snapshot", str(kept), "--root", str(zoo_root)]) == 2
     assert snapshot_of(zoo_root) == before
+
+
+def test_several_snapshots_register_as_the_mean_of_their_params(zoo_root, tmp_path):
+    gecko = nca_zoo.load("gecko-regen-16")
+    run = make_run(tmp_path / "run", gecko.params)
+    tc, kept = preset("regen"), []
+    for iteration, scale in ((300, 1.0), (200, 0.5)):  # given newest first: the order does not matter
+        params = jax.tree.map(lambda a, s=scale: a * s, gecko.params)
+        state = init_state(gecko.config, dataclasses.replace(tc, pool_size=8), params)
+        state = state._replace(iteration=state.iteration + iteration)
+        path = run / "snapshots" / f"{iteration:06d}.safetensors"
+        kept.append(save_snapshot(path, state, model_config=gecko.config, train_config=tc, target="gecko"))
+    params, iteration = register_entry.snapshot_params(kept, *register_entry.read_run(run))
+    assert iteration == 300
+    for mean, original in zip(jax.tree.leaves(params), jax.tree.leaves(gecko.params), strict=True):
+        np.testing.assert_allclose(mean, 0.75 * np.asarray(original), rtol=1e-6, atol=1e-8)
+
+    paths = register_entry.Paths(zoo_root)
+    entry = register_entry.register(run, paths, accept_miss=True, snapshot=kept, eval_batch=1, say=print)
+    assert entry.training["averaged_snapshots"] == [200, 300] and entry.training["iterations"] == 300
+    assert "the mean of the params of 2 snapshots of the run, at iterations 200, 300" in paths.card.read_text()
+    loaded, _ = load_weights(paths.weights("gecko-regen-16"), config=gecko.config)
+    for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(params), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    fish = make_run(tmp_path / "fish-run", gecko.params)
+    record = json.loads((fish / "run.json").read_text())
+    (fish / "run.json").write_text(json.dumps({**record, "target": "fish"}))
+    fish_state = init_state(gecko.config, dataclasses.replace(tc, pool_size=8), gecko.params)
+    save_snapshot(fish / "snapshot.safetensors", fish_state, model_config=gecko.config, train_config=tc, target="fish")
+    with pytest.raises(ValueError, match="cannot be averaged"):
+        average_snapshots([kept[0], fish / "snapshot.safetensors"])
+    with pytest.raises(ValueError, match="at least one"):
+        average_snapshots([])
 
 
 def test_render_rewrites_the_card_from_the_registry_without_measuring(zoo_root, monkeypatch):

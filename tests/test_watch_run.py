@@ -36,13 +36,14 @@ def run(tmp_path, monkeypatch) -> tuple[Path, list[int]]:
     original = original_metrics()[("gecko", "regen")]
     calls = []
 
-    def fake_evaluate(path):
-        iteration = int(Path(path).stem)
-        calls.append(iteration)
-        metrics = {name: value * FACTORS[iteration] for name, value in original.items() if name != "stable"}
-        return metrics | {"stable": 0.0 if iteration == 400 else 1.0}
+    def fake_evaluate(paths):  # the mean of several snapshots scores the mean of their factors
+        iterations = [int(Path(path).stem) for path in paths]
+        calls.append(iterations[0] if len(iterations) == 1 else tuple(iterations))
+        factor = sum(FACTORS[i] for i in iterations) / len(iterations)
+        metrics = {name: value * factor for name, value in original.items() if name != "stable"}
+        return metrics | {"stable": 0.0 if 400 in iterations else 1.0}
 
-    monkeypatch.setattr(watch_run.nca_zoo, "load", lambda path: path)
+    monkeypatch.setattr(watch_run, "load", lambda paths: paths)
     monkeypatch.setattr(watch_run, "evaluate", fake_evaluate)
     return folder, calls
 
@@ -53,14 +54,25 @@ def test_evaluates_every_nth_snapshot_once_and_ranks_those_meeting_the_bar(run, 
     assert calls == [100, 200, 300, 400]  # 250 is not a multiple of 100
     out = capsys.readouterr().out
     assert "gecko regen" in out and "3.00× the original  misses" in out and "unstable" in out
-    assert out.strip().endswith("meet the bar, best first: 300 (0.90×), 100 (1.20×)")
+    assert out.strip().endswith("meet the bar, best first: 300 0.90×, 100 1.20×")
 
     # a second look evaluates nothing again, and a torn last line (a killed watcher) is dropped
     with open(folder / watch_run.EVALS_NAME, "a") as f:
-        f.write('{"iteration": 250, "metr')
+        f.write('{"iterations": [250], "metr')
     assert watch_run.main([str(folder), "--every", "50", "--start", "200", "--once"]) == 0
     assert calls == [100, 200, 300, 400, 250]
-    assert "best first: 250 (0.50×), 300 (0.90×), 100 (1.20×)" in capsys.readouterr().out
+    assert "best first: 250 0.50×, 300 0.90×, 100 1.20×" in capsys.readouterr().out
+
+
+def test_averages_each_stretch_of_snapshots(run, capsys):
+    folder, calls = run
+    assert watch_run.main([str(folder), "--every", "100", "--average", "2", "--once"]) == 0
+    assert calls == [100, 200, (100, 200), 300, (200, 300), 400, (300, 400)]
+    out = capsys.readouterr().out
+    assert "200–300 (2)" in out and "worst 1.95× the original" in out  # (3.0 + 0.9) / 2
+    assert out.strip().endswith("best first: 300 0.90×, 100 1.20×")  # 300–400 averages in the collapse
+    assert watch_run.main([str(folder), "--every", "100", "--average", "3", "--once"]) == 0
+    assert calls[7:] == [(100, 200, 300), (200, 300, 400)]
 
 
 def test_waits_for_new_snapshots_while_the_run_trains(run, monkeypatch, capsys):
@@ -82,7 +94,7 @@ def test_waits_for_new_snapshots_while_the_run_trains(run, monkeypatch, capsys):
     monkeypatch.setitem(FACTORS, 500, 0.8)
     assert watch_run.main([str(folder), "--every", "100", "--poll", "7"]) == 0
     assert calls == [100, 200, 300, 400, 500] and waits == [7, 7] and not is_training(folder)
-    assert "best first: 500 (0.80×), 300 (0.90×)" in capsys.readouterr().out
+    assert "best first: 500 0.80×, 300 0.90×" in capsys.readouterr().out
 
 
 def test_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):

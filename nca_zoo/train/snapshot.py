@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,24 @@ def snapshot_model(path: str | os.PathLike) -> SnapshotModel:
     like = init_params(model_config, jax.random.PRNGKey(0))
     params = jax.tree.map(np.asarray, _restore(path, tensors, "params", like))
     return SnapshotModel(params, model_config, train_config, target, int(tensors["iteration"]))
+
+
+def average_snapshots(paths: Sequence[str | os.PathLike]) -> SnapshotModel:
+    """The mean of several snapshots' params (stochastic weight averaging, taken after the fact).
+
+    A pool-trained NCA's persistence swings up to 10× between snapshots 100 iterations apart, while
+    the mean of a stretch of them persists like the best of them and keeps their growth and healing
+    (training/README.md, session 19). The snapshots must come from runs of one target, experiment and
+    architecture; the result carries the newest one's configs and iteration.
+    """
+    if not paths:
+        raise ValueError("average_snapshots needs at least one snapshot")
+    models = sorted((snapshot_model(path) for path in paths), key=lambda m: m.iteration)
+    kinds = {(m.target, m.train_config.experiment, m.model_config) for m in models}
+    if len(kinds) > 1:
+        raise ValueError(f"snapshots of different targets, experiments or architectures cannot be averaged: {kinds}")
+    mean = jax.tree.map(lambda *leaves: np.mean(np.stack(leaves), axis=0), *(m.params for m in models))
+    return dataclasses.replace(models[-1], params=mean)
 
 
 def load_snapshot(path: str | os.PathLike, *, train_config: TrainConfig | None = None) -> Snapshot:
