@@ -259,6 +259,14 @@ def model_card(entries: list[ZooEntry], originals: dict[tuple[str, str], dict[st
         "the log it held while the cuts healed (training/README.md, session 16, with the measurements). Such",
         "an entry's recipe line below records its batch loss, damage count and half-cut fraction.",
         "",
+        "**Snapshot averaging.** A pool-trained NCA's persistence swings between snapshots of one run (eye's:",
+        "0.00017–0.004 between snapshots 100 iterations apart at 5e-5), so a single snapshot that meets the",
+        "bar is partly luck. The mean of the params of a stretch of low-rate snapshots does not swing: every",
+        "such window of eye's runs met the bar (`nca_zoo.train.snapshot.average_snapshots`;",
+        "`scripts/watch_run.py --average K` evaluates the windows as a run goes, `scripts/register_entry.py",
+        "--snapshot FILE...` registers one; training/README.md, session 19). An entry made so says which",
+        "snapshots it averages.",
+        "",
         "## Entries",
     ]
     for e in entries:
