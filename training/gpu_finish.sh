@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The zoo's three missing entries on a GPU, in one train-zoo program (training/README.md, "On a GPU session"):
+# The zoo's three missing entries on a GPU, in one train-zoo program (training/README.md, "On a GPU session"),
+# each by the article's recipe from random init (2e-3, 2e-4 from 2,000; ITERS iterations, default 8,000):
 #
-#   pretzel:regen     continues STATE (default training/state/pretzel-regen-16.safetensors: the article's
-#                     schedule from its pretrain start) at 2e-4, then 5e-5 from REGEN_DECAY_AT, to REGEN_ITERS
-#   ladybug:persist   the article's recipe from random init, ITERS iterations: every CPU lineage of ladybug
-#   butterfly:grow    and butterfly grew too slowly from the seed, and fine-tunes did not change that
+#   pretzel:regen     disc damage only (the article's exact regen recipe): the original pretzel heals a
+#                     removed half from disc training (half cut 0.0016), and the zoo recipe's run from the
+#                     pretrain start plateaued at 3× its growth bar on the CPU (session 19); with
+#                     STATE=training/state/pretzel-regen-16.safetensors it continues that run instead
+#                     (2e-4, then 5e-5 from REGEN_DECAY_AT, to ITERS)
+#   ladybug:persist   every CPU lineage of ladybug and butterfly grew too slowly from the seed, and
+#   butterfly:grow    fine-tunes did not change that
 #
 # Every entry keeps a snapshot every CHUNK iterations; choose on the CPU afterwards, by the protocol, the
 # best window of snapshots (`python scripts/watch_run.py RUN --every 100 --average 6 --once`) and register
@@ -17,9 +21,8 @@
 #
 # Checked on the CPU with tiny sizes first:
 #
-#     ITERS=3 REGEN_ITERS=3 REGEN_DECAY_AT=2 CHUNK=1 STATE= EXTRA_SETS="batch_size=2 min_steps=2 \
-#       max_steps=3 target_size=8 padding=4 persist.pool_size=8 regen.pool_size=8 regen.damage_count=1" \
-#       PACK=/tmp/pack bash training/gpu_finish.sh /tmp/finish
+#     ITERS=3 CHUNK=1 EXTRA_SETS="batch_size=2 min_steps=2 max_steps=3 target_size=8 padding=4 \
+#       persist.pool_size=8 regen.pool_size=8 regen.damage_count=1" PACK=/tmp/pack bash training/gpu_finish.sh /tmp/finish
 set -eu
 cd "$(dirname "$0")/.."
 WORK="${1:-${OUT:?give a work folder or set \$OUT}}"
@@ -32,12 +35,12 @@ ENTRIES=(pretzel:regen ladybug:persist butterfly:grow)
 NAMES=(pretzel-regen-16 ladybug-persist-16 butterfly-grow-16)
 SETS=()
 for item in ${EXTRA_SETS:-}; do SETS+=("--set=$item"); done
-INITS=()
-STATE="${STATE-training/state/pretzel-regen-16.safetensors}"
-if [ -n "$STATE" ]; then  # only pretzel continues a state; the other two start from scratch
+INITS=(--set regen.half_cut_fraction=0.0)
+if [ -n "${STATE:-}" ]; then  # continue pretzel's zoo-recipe regen run instead of starting it anew
   mkdir -p "$WORK/init"
   cp "$STATE" "$WORK/init/pretzel-regen-16.safetensors"
-  INITS=(--init "$WORK/init/pretzel-regen-16.safetensors")
+  INITS=(--init "$WORK/init/pretzel-regen-16.safetensors" --set regen.learning_rate=2e-4
+    --set regen.decayed_learning_rate=5e-5 --set "regen.decay_at=${REGEN_DECAY_AT:-6500}")
 fi
 if [ -n "${PACK:-}" ]; then  # also when the program stops early: what was trained comes back
   trap 'for name in "${NAMES[@]}"; do [ -d "$WORK/zoo/$name" ] && tar czf "$PACK/$name.tgz" -C "$WORK/zoo" "$name"; done; cp "$WORK/zoo.log" "$PACK/" 2>/dev/null || true' EXIT
@@ -45,10 +48,7 @@ fi
 mkdir -p "$WORK"
 status=0
 "$PY" scripts/train_zoo.py "${ENTRIES[@]}" --out "$WORK/zoo" "${INITS[@]}" --pools drop \
-  --chunk-iters "${CHUNK:-100}" --max-minutes "${MINUTES:-9}" --no-progress \
-  --set "regen.iterations=${REGEN_ITERS:-8000}" --set regen.learning_rate=2e-4 \
-  --set regen.decayed_learning_rate=5e-5 --set "regen.decay_at=${REGEN_DECAY_AT:-6500}" \
-  --set "persist.iterations=${ITERS:-8000}" --set "grow.iterations=${ITERS:-8000}" \
+  --chunk-iters "${CHUNK:-100}" --max-minutes "${MINUTES:-9}" --no-progress --set "iterations=${ITERS:-8000}" \
   "${SETS[@]}" >>"$WORK/zoo.log" 2>&1 || status=$?
 grep -E 'finished at|error|note|iterations to go' "$WORK/zoo.log" | tail -n 20
 finished=$(find "$WORK/zoo" -mindepth 2 -maxdepth 2 -name model.safetensors | wc -l)
