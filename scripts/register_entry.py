@@ -112,15 +112,13 @@ def snapshot_params(
     iteration), or the mean of several (:func:`average_snapshots`), and the newest one's iteration; refused
     unless each was written by a run of the same target, experiment and architecture."""
     paths = [paths] if isinstance(paths, Path) else list(paths)
-    for path in paths:
-        snapshot = snapshot_model(path)
-        made_for = (snapshot.target, snapshot.train_config.experiment, snapshot.model_config)
-        if made_for != (target, train_config.experiment, model_config):
-            raise ValueError(
-                f"{path} is a snapshot of a {made_for[0]!r} {made_for[1]!r} run ({made_for[2]}), not of this run "
-                f"({target!r} {train_config.experiment!r}, {model_config}): pass a snapshot the run wrote"
-            )
-    snapshot = average_snapshots(paths) if len(paths) > 1 else snapshot_model(paths[0])
+    snapshot = average_snapshots(paths)  # refuses snapshots of different runs' kinds; one: itself
+    made_for = (snapshot.target, snapshot.train_config.experiment, snapshot.model_config)
+    if made_for != (target, train_config.experiment, model_config):
+        raise ValueError(
+            f"{', '.join(map(str, paths))}: a snapshot of a {made_for[0]!r} {made_for[1]!r} run ({made_for[2]}), "
+            f"not of this run ({target!r} {train_config.experiment!r}, {model_config}): pass a snapshot the run wrote"
+        )
     return snapshot.params, snapshot.iteration
 
 

@@ -24,8 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-import nca_zoo
 from nca_zoo.evaluate import BAR, EXPERIMENT_METRICS, evaluate, meets_bar, original_metrics, ratios
+from nca_zoo.targets import grid_target
 from nca_zoo.train.loop import is_training
 from nca_zoo.train.snapshot import average_snapshots
 from nca_zoo.zoo import ZooModel
@@ -67,7 +67,9 @@ def pending(run_dir: Path, every: int, start: int, average: int, done: dict[Key,
             snapshots[int(path.stem)] = path
     found = []
     for iteration in sorted(i for i in snapshots if i >= start):
-        windows = [(iteration,)] + ([tuple(iteration - k * every for k in reversed(range(average)))] * (average > 1))
+        windows = [(iteration,)]
+        if average > 1:
+            windows.append(tuple(iteration - k * every for k in reversed(range(average))))
         for key in windows:
             if key not in done and all(i in snapshots for i in key):
                 found.append((key, [snapshots[i] for i in key]))
@@ -108,10 +110,8 @@ def run_settings(run_dir: Path) -> tuple[str, str]:
 
 def load(paths: list[Path]) -> ZooModel:
     """The model of one snapshot, or of the mean of several."""
-    if len(paths) == 1:
-        return nca_zoo.load(str(paths[0]))
     mean = average_snapshots(paths)
-    return ZooModel(mean.model_config, mean.params, target=nca_zoo.load(str(paths[-1])).target)
+    return ZooModel(mean.model_config, mean.params, target=grid_target(mean.target))
 
 
 def main(argv: list[str] | None = None) -> int:
