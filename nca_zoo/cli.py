@@ -92,7 +92,7 @@ def _train_recipe(args: argparse.Namespace, stored: TrainConfig | None) -> Train
     from nca_zoo.train.recipe import preset
 
     changes = {"iterations": args.iters, "learning_rate": args.lr, "decayed_learning_rate": args.decayed_lr}
-    changes |= {"batch_loss": args.batch_loss}
+    changes |= {"batch_loss": args.batch_loss, "reseed_count": args.reseed_count}
     changes = {key: value for key, value in changes.items() if value is not None}
     if stored is not None and args.experiment in (None, stored.experiment):
         if args.seed is not None:
@@ -404,6 +404,14 @@ def build_parser() -> argparse.ArgumentParser:
         "sample's log-MSE: a damaged sample's large error no longer drowns the others'; for regen fine-tunes "
         "of a persist model) or rmse (the mean of each sample's root-MSE: between the two) (default: mean, "
         "or the run's / snapshot's)",
+    )
+    p.add_argument(
+        "--reseed-count",
+        type=int,
+        default=None,
+        metavar="N",
+        help="pool samples replaced by the seed each iteration, the worst first: more gives growth from the "
+        "seed more of the gradient (default: 1, the article's, or the run's / snapshot's)",
     )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument(

@@ -99,6 +99,23 @@ def test_variable_step_counts_share_one_compilation_and_the_pool_evolves():
     assert int(state.iteration) == 6
 
 
+@pytest.mark.parametrize("reseed_count", [1, 3])
+def test_the_worst_reseed_count_samples_of_a_pool_batch_are_replaced_by_the_seed(reseed_count):
+    from nca_zoo import model
+    from nca_zoo.train.step import per_sample_loss, sample_batch, split_keys
+
+    tc = tiny("regen", batch_size=6, reseed_count=reseed_count)
+    target = jnp.asarray(grid_target("gecko", 12, 4))
+    state = init_state(NCAConfig(), tc)
+    pool = jax.random.uniform(jax.random.PRNGKey(1), state.pool.shape)  # every row differs from the seed
+    idx, batch = sample_batch(pool, target, split_keys(state.key), model_config=NCAConfig(), train_config=tc)
+    seed = np.asarray(model.seed(1, tc.grid_size, 16))[0]
+    is_seed = [np.array_equal(np.asarray(row), seed) for row in batch]
+    assert is_seed == [True] * reseed_count + [False] * (6 - reseed_count)
+    losses = np.asarray(per_sample_loss(pool[idx], target))
+    assert np.all(np.diff(losses) <= 0)  # the reseeded rows were the worst of the batch
+
+
 @pytest.mark.parametrize("experiment", ["grow", "persist", "regen"])
 def test_each_experiment_learns(experiment, tmp_path):
     tc = tiny(experiment, iterations=60, learning_rate=5e-3)
@@ -315,6 +332,8 @@ def test_a_torn_last_metrics_line_is_dropped_on_resume_and_a_torn_middle_line_is
         ("decayed_learning_rate", float("inf"), "decayed_learning_rate must be a finite number"),
         ("decayed_learning_rate", -2e-4, "decayed_learning_rate must be positive"),
         ("batch_loss", "median", "unknown batch_loss 'median'; choose one of"),
+        ("reseed_count", 0, "reseed_count must be a positive integer"),
+        ("reseed_count", 3, r"reseed_count \(3\) \+ damage_count \(0\) must not exceed batch_size \(2\)"),
     ],
 )
 def test_every_recipe_field_is_validated(field, value, message):

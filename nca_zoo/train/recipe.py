@@ -33,6 +33,10 @@ class TrainConfig:
     (training/README.md, session 16); under ``"log"`` the persisting samples keep their say.
     ``"rmse"``, the mean of each sample's root-MSE, lies between: a sample pulls by the square root
     of its error, so a cut sample 100× the others' error pulls 10× as hard, not 100× (mean) or 1× (log).
+
+    ``reseed_count`` is how many of a pool batch's worst samples are replaced by the seed (Distill: 1).
+    Only those train growth from the seed, so a persist fine-tune whose model grows too slowly can give
+    growth more of the gradient with 2–4 (training/README.md, session 20); it needs no pool's turnover.
     """
 
     experiment: str = "regen"
@@ -50,6 +54,7 @@ class TrainConfig:
     padding: int = 16
     seed: int = 0
     batch_loss: str = "mean"
+    reseed_count: int = 1
 
     def __post_init__(self) -> None:
         if self.experiment not in EXPERIMENTS:
@@ -59,6 +64,7 @@ class TrainConfig:
         # Whole numbers (bool and float refused, NumPy integers made plain ints) with their minimum.
         int_minimum = {"iterations": 1, "batch_size": 1, "pool_size": 0, "damage_count": 0, "min_steps": 1}
         int_minimum |= {"max_steps": 1, "decay_at": 0, "target_size": 1, "padding": 0, "seed": 0}
+        int_minimum |= {"reseed_count": 1}
         for name, minimum in int_minimum.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
@@ -81,6 +87,11 @@ class TrainConfig:
             raise ValueError(f"pool_size ({self.pool_size}) must be 0 or >= batch_size ({self.batch_size})")
         if self.damage_count >= self.batch_size:
             raise ValueError("damage_count must leave at least one undamaged sample in the batch")
+        if self.pool_size and self.reseed_count + self.damage_count > self.batch_size:
+            raise ValueError(
+                f"reseed_count ({self.reseed_count}) + damage_count ({self.damage_count}) must not exceed "
+                f"batch_size ({self.batch_size}): a sample cannot be both reseeded and damaged"
+            )
         if self.damage_count and not self.pool_size:
             raise ValueError("damage needs a sample pool (pool_size > 0)")
         if not 0.0 <= self.half_cut_fraction <= 1.0:
@@ -127,7 +138,7 @@ def preset(experiment: str, recipe: str = "zoo", **overrides: Any) -> TrainConfi
 #: learned. Budget, learning rates (recorded as the rates actually used) and seed are left to the segment.
 RECIPE_SETTINGS = (
     "batch_size", "pool_size", "damage_count", "half_cut_fraction", "min_steps", "max_steps",
-    "target_size", "padding", "batch_loss",
+    "target_size", "padding", "batch_loss", "reseed_count",
 )  # fmt: skip
 
 

@@ -91,8 +91,8 @@ def sample_batch(
 ) -> tuple[jax.Array | None, jax.Array]:
     """The iteration's batch and the pool rows it came from (``None`` without a pool).
 
-    Pool training: ``batch_size`` distinct rows, sorted worst loss first; the worst is replaced by
-    the seed and the last ``damage_count`` are damaged. Without a pool: seeds.
+    Pool training: ``batch_size`` distinct rows, sorted worst loss first; the ``reseed_count`` worst
+    (Distill: 1) are replaced by the seed and the last ``damage_count`` are damaged. Without a pool: seeds.
     """
     tc = train_config
     seed = model.seed(1, tc.grid_size, model_config.channels)
@@ -102,7 +102,7 @@ def sample_batch(
     batch = pool[idx]
     order = jnp.argsort(-per_sample_loss(batch, target))  # worst first
     idx, batch = idx[order], batch[order]
-    batch = batch.at[:1].set(seed)
+    batch = batch.at[: tc.reseed_count].set(seed)
     if tc.damage_count:
         tail = batch[-tc.damage_count :]
         batch = batch.at[-tc.damage_count :].set(damage_samples(tail, keys.damage, tc.half_cut_fraction))
