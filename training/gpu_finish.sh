@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The zoo's three missing entries on a GPU, in one train-zoo program (training/README.md, "On a GPU session"),
+# The zoo's three entries that miss the bar (registered with the miss stated, session 21) on a GPU, in one
+# train-zoo program (training/README.md, "On a GPU session"),
 # each by the article's recipe from random init (2e-3, 2e-4 from 2,000; ITERS iterations, default 8,000):
 #
 #   pretzel:regen     disc damage only (the article's exact regen recipe): the original pretzel heals a
