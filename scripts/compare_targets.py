@@ -32,10 +32,11 @@ def compare(ours: np.ndarray, theirs: np.ndarray) -> dict[str, float]:
     ours, theirs = np.asarray(ours, np.float32)[..., :4], np.asarray(theirs, np.float32)[..., :4]
     if ours.shape != theirs.shape:
         raise ValueError(f"targets differ in shape: ours {ours.shape}, theirs {theirs.shape}")
+    tv_ours, tv_theirs = total_variation(ours), total_variation(theirs)
     return {
-        "tv_ours": total_variation(ours),
-        "tv_theirs": total_variation(theirs),
-        "tv_ratio": total_variation(ours) / total_variation(theirs),
+        "tv_ours": tv_ours,
+        "tv_theirs": tv_theirs,
+        "tv_ratio": tv_ours / tv_theirs,
         "area_ratio": float(ours[..., 3].sum() / theirs[..., 3].sum()),
         "mse": float(((ours - theirs) ** 2).mean()),
     }
