@@ -2,6 +2,7 @@
 
     python scripts/watch_run.py runs/pretzel-regen-16 --every 100 --average 6   # until the run stops
     python scripts/watch_run.py runs/pretzel-regen-16 --every 500 --once        # what is there now
+    python scripts/watch_run.py runs/my-sprite --target my-sprite.png --once     # a run trained on an image
 
 Pool-trained NCAs swing between snapshots (eye-regen-16's persistence moved 10× between 100-iteration
 snapshots at 5e-5; training/README.md, session 18), so an entry is picked by evaluating snapshots with
@@ -23,9 +24,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from nca_zoo.evaluate import BAR, EXPERIMENT_METRICS, evaluate, meets_bar, original_metrics, ratios
-from nca_zoo.targets import grid_target
+from nca_zoo.targets import PADDING, TARGET_SIZE, grid_target, resolve_name
 from nca_zoo.train.loop import is_training
 from nca_zoo.train.snapshot import average_snapshots
 from nca_zoo.zoo import ZooModel
@@ -99,19 +103,19 @@ def describe(key: Key, metrics: dict[str, float], original: dict[str, float] | N
     return f"{label(key)}  {values}  worst {worst_ratio(metrics, original, experiment):.2f}× the original  {verdict}"
 
 
-def run_settings(run_dir: Path) -> tuple[str, str]:
-    """The run's target and experiment, as its ``run.json`` records them."""
+def run_settings(run_dir: Path) -> tuple[str, dict[str, Any]]:
+    """The run's target (a zoo name, or an image's name) and train config, as its ``run.json`` records them."""
     record = json.loads((run_dir / "run.json").read_text())
     train_config = record["train_config"]
     if isinstance(train_config, str):
         train_config = json.loads(train_config)
-    return record["target"], train_config["experiment"]
+    return record["target"], train_config
 
 
-def load(paths: list[Path]) -> ZooModel:
-    """The model of one snapshot, or of the mean of several."""
+def load(paths: list[Path], target: np.ndarray) -> ZooModel:
+    """The model of one snapshot, or of the mean of several, judged against ``target`` (the padded grid)."""
     mean = average_snapshots(paths)
-    return ZooModel(mean.model_config, mean.params, target=grid_target(mean.target))
+    return ZooModel(mean.model_config, mean.params, target=target)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--average", type=int, default=1, help="also evaluate the mean of each this many snapshots")
     parser.add_argument("--start", type=int, default=0, help="skip snapshots before this iteration")
     parser.add_argument("--experiment", help="judge as this experiment (default: the run's)")
+    parser.add_argument(
+        "--target",
+        help="the image a run was trained on (its run.json keeps only the image's name; the same path "
+        "`nca-zoo train --resume` asks for again); default: the run's zoo target",
+    )
     parser.add_argument("--once", action="store_true", help="evaluate what is there now, then stop")
     parser.add_argument("--poll", type=float, default=30.0, help="seconds between looks for new snapshots")
     args = parser.parse_args(argv)
@@ -129,8 +138,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{run_dir} is not a training run (no run.json); pass the folder given to `nca-zoo train --out`")
     if args.every < 1 or args.average < 1:
         parser.error("--every and --average must be positive integers")
-    target, experiment = run_settings(run_dir)
-    experiment = args.experiment or experiment
+    target, train_config = run_settings(run_dir)
+    experiment = args.experiment or train_config["experiment"]
+    if args.target is None and resolve_name(target) is None:
+        parser.error(
+            f"{run_dir} was trained on an image ({target!r}) that its run.json does not keep: "
+            "pass --target with that image's path"
+        )
+    size, padding = train_config.get("target_size", TARGET_SIZE), train_config.get("padding", PADDING)
+    target_grid = grid_target(args.target or target, size, padding)
     original = original_metrics().get((target, experiment))
     print(f"{run_dir}: {target} {experiment}; " + " / ".join(EXPERIMENT_METRICS[experiment]) + f"; bar {BAR}×")
     done = read_evals(run_dir)
@@ -140,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     while True:
         todo = pending(run_dir, args.every, args.start, args.average, done)
         for key, paths in todo:
-            metrics = evaluate(load(paths))
+            metrics = evaluate(load(paths, target_grid))
             append_eval(run_dir, key, metrics)
             done[key] = metrics
             print(describe(key, metrics, original, experiment), flush=True)

@@ -8,9 +8,12 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from nca_zoo.evaluate import original_metrics
+from nca_zoo.targets import grid_target
 from nca_zoo.train.loop import is_training, lock_run_dir
 from nca_zoo.train.recipe import preset
 
@@ -43,7 +46,7 @@ def run(tmp_path, monkeypatch) -> tuple[Path, list[int]]:
         metrics = {name: value * factor for name, value in original.items() if name != "stable"}
         return metrics | {"stable": 0.0 if 400 in iterations else 1.0}
 
-    monkeypatch.setattr(watch_run, "load", lambda paths: paths)
+    monkeypatch.setattr(watch_run, "load", lambda paths, target: paths)
     monkeypatch.setattr(watch_run, "evaluate", fake_evaluate)
     return folder, calls
 
@@ -101,3 +104,25 @@ def test_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         watch_run.main([str(tmp_path)])
     assert exit_info.value.code == 2 and "not a training run (no run.json)" in capsys.readouterr().err
+
+
+def test_a_run_trained_on_an_image_needs_that_image_and_is_judged_against_it(run, tmp_path, monkeypatch, capsys):
+    folder, calls = run
+    record = json.loads((folder / "run.json").read_text())
+    # what `nca-zoo train --target sprite.png` records: the image's name, not its path
+    (folder / "run.json").write_text(json.dumps(record | {"target": "sprite"}))
+    with pytest.raises(SystemExit):
+        watch_run.main([str(folder), "--once"])
+    err = capsys.readouterr().err
+    assert "trained on an image ('sprite')" in err and "pass --target with that image's path" in err
+
+    image = tmp_path / "sprite.png"
+    pixels = np.zeros((40, 40, 4), np.uint8)
+    pixels[10:30, 10:30] = (200, 40, 40, 255)
+    Image.fromarray(pixels, "RGBA").save(image)
+    seen = []
+    monkeypatch.setattr(watch_run, "load", lambda paths, target: seen.append(target) or paths)
+    assert watch_run.main([str(folder), "--every", "100", "--once", "--target", str(image)]) == 0
+    assert calls == [100, 200, 300, 400] and len(seen) == 4
+    np.testing.assert_array_equal(seen[0], grid_target(image))
+    assert "sprite regen" in capsys.readouterr().out  # no original for an image: values only
