@@ -24,13 +24,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from nca_zoo.evaluate import BAR, EXPERIMENT_METRICS, evaluate, meets_bar, original_metrics, ratios
-from nca_zoo.targets import PADDING, TARGET_SIZE, grid_target, resolve_name
+from nca_zoo.factory import read_run, run_target
+from nca_zoo.targets import grid_target
 from nca_zoo.train.loop import is_training
+from nca_zoo.train.recipe import TrainConfig
 from nca_zoo.train.snapshot import average_snapshots
 from nca_zoo.zoo import ZooModel
 
@@ -103,15 +104,6 @@ def describe(key: Key, metrics: dict[str, float], original: dict[str, float] | N
     return f"{label(key)}  {values}  worst {worst_ratio(metrics, original, experiment):.2f}× the original  {verdict}"
 
 
-def run_settings(run_dir: Path) -> tuple[str, dict[str, Any]]:
-    """The run's target (a zoo name, or an image's name) and train config, as its ``run.json`` records them."""
-    record = json.loads((run_dir / "run.json").read_text())
-    train_config = record["train_config"]
-    if isinstance(train_config, str):
-        train_config = json.loads(train_config)
-    return record["target"], train_config
-
-
 def load(paths: list[Path], target: np.ndarray) -> ZooModel:
     """The model of one snapshot, or of the mean of several, judged against ``target`` (the padded grid)."""
     mean = average_snapshots(paths)
@@ -138,15 +130,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{run_dir} is not a training run (no run.json); pass the folder given to `nca-zoo train --out`")
     if args.every < 1 or args.average < 1:
         parser.error("--every and --average must be positive integers")
-    target, train_config = run_settings(run_dir)
-    experiment = args.experiment or train_config["experiment"]
-    if args.target is None and resolve_name(target) is None:
+    try:
+        _, train_config, target = read_run(run_dir)
+        recipe = TrainConfig.from_dict(train_config)
+        target_grid = run_target(run_dir, target, train_config)
+    except (ValueError, TypeError) as err:
+        parser.error(f"{run_dir}: {err}")
+    experiment = args.experiment or recipe.experiment
+    if args.target is not None:
+        target_grid = grid_target(args.target, recipe.target_size, recipe.padding)
+    elif target_grid is None:
         parser.error(
             f"{run_dir} was trained on an image ({target!r}) that its run.json does not keep: "
             "pass --target with that image's path"
         )
-    size, padding = train_config.get("target_size", TARGET_SIZE), train_config.get("padding", PADDING)
-    target_grid = grid_target(args.target or target, size, padding)
     original = original_metrics().get((target, experiment))
     print(f"{run_dir}: {target} {experiment}; " + " / ".join(EXPERIMENT_METRICS[experiment]) + f"; bar {BAR}×")
     done = read_evals(run_dir)
