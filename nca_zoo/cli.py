@@ -97,8 +97,10 @@ def _train_recipe(args: argparse.Namespace, stored: TrainConfig | None) -> Train
     if stored is not None and args.experiment in (None, stored.experiment):
         if args.seed is not None:
             changes["seed"] = args.seed
+        if args.recipe is not None:  # a continued snapshot switched to the other recipe's damage
+            changes["half_cut_fraction"] = preset(stored.experiment, recipe=args.recipe).half_cut_fraction
         return dataclasses.replace(stored, **changes)
-    return preset(args.experiment or "regen", recipe=args.recipe, seed=args.seed or 0, **changes)
+    return preset(args.experiment or "regen", recipe=args.recipe or "zoo", seed=args.seed or 0, **changes)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -392,9 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--recipe",
         choices=RECIPES,
-        default="zoo",
+        default=None,
         help="zoo: the article's recipe, with half-plane cuts among regen's damage; distill: the article's "
-        "exactly (default: zoo; a resumed run keeps its own)",
+        "exactly (default: zoo, or the snapshot's when continuing one, which this switches; a resumed run "
+        "keeps its own)",
     )
     p.add_argument(
         "--batch-loss",

@@ -152,6 +152,31 @@ def test_iters_is_the_total_and_more_adds_iterations(tmp_path, capsys, micro_tra
     assert (stored["experiment"], stored["learning_rate"], stored["iterations"]) == ("persist", 1e-3, 5)
 
 
+def test_recipe_switches_a_continued_snapshots_damage_and_a_resume_keeps_its_own(
+    tmp_path, capsys, monkeypatch, micro_training
+):
+    from nca_zoo.train import recipe
+
+    micro = recipe.preset  # a batch that leaves room for regen's 3 damaged samples
+    monkeypatch.setattr(recipe, "preset", lambda experiment, **kw: micro(experiment, batch_size=8, pool_size=16, **kw))
+
+    def half_cut_fraction(run):
+        return json.loads((tmp_path / run / "run.json").read_text())["train_config"]["half_cut_fraction"]
+
+    train = ["train", "--target", "gecko", "--iters", "2"]
+    assert main([*train, "--recipe", "distill", "--out", str(tmp_path / "a")]) == 0
+    assert half_cut_fraction("a") == 0.0  # the article's disc-only damage
+    snapshot = str(tmp_path / "a" / "snapshot.safetensors")
+    assert main(["train", "--init", snapshot, "--more", "1", "--out", str(tmp_path / "b")]) == 0
+    assert half_cut_fraction("b") == 0.0  # no --recipe: the snapshot's own
+    assert main(["train", "--init", snapshot, "--recipe", "zoo", "--more", "1", "--out", str(tmp_path / "c")]) == 0
+    assert half_cut_fraction("c") == 0.5  # switched to the zoo's half-plane cuts
+    capsys.readouterr()
+    assert main(["train", "--out", str(tmp_path / "a"), "--resume", "--recipe", "zoo", "--more", "1"]) == 2
+    assert "different settings" in capsys.readouterr().err
+    assert half_cut_fraction("a") == 0.0
+
+
 @pytest.mark.parametrize(
     ("option", "message"),
     [
