@@ -397,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="zoo: the article's recipe, with half-plane cuts among regen's damage; distill: the article's "
         "exactly (default: zoo, or the snapshot's when continuing one, which this switches; a resumed run "
-        "keeps its own)",
+        "keeps its own and refuses another)",
     )
     p.add_argument(
         "--batch-loss",
