@@ -2,6 +2,7 @@
 
     python scripts/watch_run.py runs/pretzel-regen-16 --every 100 --average 6   # until the run stops
     python scripts/watch_run.py runs/pretzel-regen-16 --every 500 --once        # what is there now
+    python scripts/watch_run.py runs/pz25 --average 11 --stride 500 --means-only  # means of 11, every 500
     python scripts/watch_run.py runs/my-sprite --target my-sprite.png --once     # a run trained on an image
 
 Pool-trained NCAs swing between snapshots (eye-regen-16's persistence moved 10× between 100-iteration
@@ -63,16 +64,26 @@ def append_eval(run_dir: Path, key: Key, metrics: dict[str, float]) -> None:
         os.fsync(f.fileno())
 
 
-def pending(run_dir: Path, every: int, start: int, average: int, done: dict[Key, dict]) -> list[tuple[Key, list[Path]]]:
+def pending(
+    run_dir: Path,
+    every: int,
+    start: int,
+    average: int,
+    done: dict[Key, dict],
+    *,
+    stride: int | None = None,
+    means_only: bool = False,
+) -> list[tuple[Key, list[Path]]]:
     """What is still to evaluate, oldest first: each snapshot whose iteration is a multiple of ``every``
-    (from ``start``), and with ``average`` > 1 the mean of it and the ``average - 1`` before it."""
+    (from ``start``; of ``stride`` too, when given), and with ``average`` > 1 the mean of it and the
+    ``average - 1`` before it (``every`` apart). ``means_only`` skips the single snapshots."""
     snapshots = {}
     for path in (run_dir / "snapshots").glob("*.safetensors"):
         if path.stem.isdigit() and int(path.stem) % every == 0:
             snapshots[int(path.stem)] = path
     found = []
-    for iteration in sorted(i for i in snapshots if i >= start):
-        windows = [(iteration,)]
+    for iteration in sorted(i for i in snapshots if i >= start and (stride is None or i % stride == 0)):
+        windows = [] if means_only and average > 1 else [(iteration,)]
         if average > 1:
             windows.append(tuple(iteration - k * every for k in reversed(range(average))))
         for key in windows:
@@ -116,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=100, help="evaluate snapshots whose iteration is a multiple")
     parser.add_argument("--average", type=int, default=1, help="also evaluate the mean of each this many snapshots")
     parser.add_argument("--start", type=int, default=0, help="skip snapshots before this iteration")
+    parser.add_argument(
+        "--stride",
+        type=int,
+        help="evaluate only at snapshots whose iteration is a multiple of this (windows still average "
+        "--average consecutive ones, --every apart): e.g. --every 100 --average 11 --stride 500",
+    )
+    parser.add_argument("--means-only", action="store_true", help="with --average, skip the single snapshots")
     parser.add_argument("--experiment", help="judge as this experiment (default: the run's)")
     parser.add_argument(
         "--target",
@@ -128,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = args.run_dir
     if not (run_dir / "run.json").is_file():
         parser.error(f"{run_dir} is not a training run (no run.json); pass the folder given to `nca-zoo train --out`")
-    if args.every < 1 or args.average < 1:
-        parser.error("--every and --average must be positive integers")
+    if args.every < 1 or args.average < 1 or (args.stride is not None and args.stride < 1):
+        parser.error("--every, --average and --stride must be positive integers")
     try:
         _, train_config, target = read_run(run_dir)
         recipe = TrainConfig.from_dict(train_config)
@@ -151,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         if key[0] >= args.start:
             print(describe(key, done[key], original, experiment))
     while True:
-        todo = pending(run_dir, args.every, args.start, args.average, done)
+        todo = pending(
+            run_dir, args.every, args.start, args.average, done, stride=args.stride, means_only=args.means_only
+        )
         for key, paths in todo:
             metrics = evaluate(load(paths, target_grid))
             append_eval(run_dir, key, metrics)

@@ -78,6 +78,17 @@ def test_averages_each_stretch_of_snapshots(run, capsys):
     assert calls[7:] == [(100, 200, 300), (200, 300, 400)]
 
 
+def test_stride_and_means_only_evaluate_just_the_windows_asked_for(run, capsys):
+    folder, calls = run
+    argv = [str(folder), "--every", "100", "--average", "2", "--stride", "200", "--means-only", "--once"]
+    assert watch_run.main(argv) == 0
+    assert calls == [(100, 200), (300, 400)]  # windows ending at multiples of 200; no single snapshot
+    assert "100–200 (2)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        watch_run.main([str(folder), "--stride", "0", "--once"])
+    assert "--stride must be positive integers" in capsys.readouterr().err
+
+
 def test_waits_for_new_snapshots_while_the_run_trains(run, monkeypatch, capsys):
     folder, calls = run
     assert not is_training(folder)
