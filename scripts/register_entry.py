@@ -90,6 +90,11 @@ class Paths:
     def gif(self, name: str) -> Path:
         return self.root / "docs" / "gifs" / f"{name}.gif"
 
+    @property
+    def rollouts(self) -> Path:
+        """``scripts/eval_rollouts.py``'s measurements with more rollouts (the card shows them if present)."""
+        return self.root / "docs" / "rollouts-32.json"
+
 
 class NotRegistered(RuntimeError):
     """The run was evaluated and refused; nothing was written."""
@@ -188,7 +193,9 @@ def _missing_entries_note(entries: list[ZooEntry]) -> list[str]:
     ]
 
 
-def model_card(entries: list[ZooEntry], originals: dict[tuple[str, str], dict[str, float]]) -> str:
+def model_card(
+    entries: list[ZooEntry], originals: dict[tuple[str, str], dict[str, float]], rollouts: dict | None = None
+) -> str:
     rows = [(e.name, e.experiment, e.metrics, originals.get((e.target, e.experiment))) for e in entries]
     judged = [(e, o) for e in entries if (o := originals.get((e.target, e.experiment))) is not None]
     passed = [e for e, o in judged if meets_bar(e.metrics, o, e.experiment)[0]]
@@ -241,6 +248,7 @@ def model_card(entries: list[ZooEntry], originals: dict[tuple[str, str], dict[st
         "",
         comparison_table(rows),
         "",
+        *_rollouts_lines(entries, rollouts),
     ]
     if regen:
         lines += ["## Regeneration", "", "Growth (200 steps), the right half cut, healing (200 steps):", ""]
@@ -360,8 +368,49 @@ def update_files(
         if entries[name].experiment == "regen":
             files[paths.gif(name)] = regen_gif(models[name])
     files[paths.grid] = grid_image(list(models.values()))
-    files[paths.card] = model_card([entries[n] for n in sorted(entries)], originals).encode()
+    card = model_card([entries[n] for n in sorted(entries)], originals, read_rollouts(paths))
+    files[paths.card] = card.encode()
     return files
+
+
+def read_rollouts(paths: Paths) -> dict | None:
+    return json.loads(paths.rollouts.read_text()) if paths.rollouts.exists() else None
+
+
+def _rollouts_lines(entries: list[ZooEntry], rollouts: dict | None) -> list[str]:
+    """The card's section on the protocol with more rollouts (``scripts/eval_rollouts.py``): the entries
+    measured with their current weights, and which were measured with weights they no longer have."""
+    if not rollouts:
+        return []
+    measured = rollouts["entries"]
+    current = [e for e in entries if measured.get(e.name, {}).get("sha256") == e.sha256]
+    stale = sorted(e.name for e in entries if e.name in measured and e not in current)
+    if not current and not stale:
+        return []
+    batch = rollouts["batch"]
+    rows = [(e.name, e.experiment, measured[e.name]["metrics"], measured[e.name]["original"]) for e in current]
+    judged = [meets_bar(m, o, x)[0] for _, x, m, o in rows]
+    lines = [
+        f"## The same protocol with {batch} rollouts",
+        "",
+        "The cuts' metrics vary between rollouts far more than growth and persistence do (where the disc",
+        "lands, which updates fire), and a rare failure to heal — a pattern that falls apart after some disc",
+        "cuts, or grows a second body after a half cut — can fall outside the bar's 8 rollouts altogether",
+        "(training/README.md, session 25, shows such rollouts).",
+        f"Measured again with {batch} rollouts (`{rollouts['command']}`, {rollouts['date']}, {rollouts['machine']};",
+        "each original with the same rollouts), the selected entries beside their originals. The bar",
+        f"stays judged on the protocol's 8; with {batch}, {sum(judged)} of these {len(rows)} would meet it.",
+        "",
+        comparison_table(rows),
+        "",
+    ]
+    if stale:
+        lines += [
+            f"Measured with earlier weights, so not shown: {', '.join(f'`{n}`' for n in stale)} "
+            "(`python scripts/eval_rollouts.py` measures them again).",
+            "",
+        ]
+    return lines
 
 
 def _lineage_lines(name: str, training: dict) -> list[str]:

@@ -35,6 +35,9 @@ def zoo_root(tmp_path) -> Path:
     shutil.copy(ROOT / "nca_zoo" / "registry.json", root / "nca_zoo" / "registry.json")
     shutil.copytree(ROOT / "weights", root / "weights")
     shutil.copy(ROOT / "MODEL_CARD.md", root / "MODEL_CARD.md")
+    if (ROOT / "docs" / "rollouts-32.json").exists():  # the card renders it
+        (root / "docs").mkdir()
+        shutil.copy(ROOT / "docs" / "rollouts-32.json", root / "docs" / "rollouts-32.json")
     return root
 
 
@@ -176,3 +179,29 @@ def test_the_card_names_every_entry_the_zoo_still_lacks(zoo_root):
         for x in register_entry.EXPERIMENTS
     ]
     assert "Not in the zoo yet" not in register_entry.model_card(everything, {})
+
+
+def test_the_card_shows_more_rollouts_only_for_the_weights_they_measured(zoo_root):
+    """eval_rollouts.py's numbers appear for an entry measured with its current weights; an entry
+    re-registered since is named as stale, never shown with numbers of other weights."""
+    entries = register_entry.read_registry(register_entry.Paths(zoo_root))
+    gecko, eye = entries["gecko-regen-16"], entries["eye-regen-16"]
+    measured = {"mse_grow": 0.001, "mse_persist": 0.001, "mse_disc": 0.002, "mse_half": 0.004, "stable": 1.0}
+    original = {"mse_grow": 0.001, "mse_persist": 0.001, "mse_disc": 0.001, "mse_half": 0.001, "stable": 1.0}
+    rollouts = {
+        "batch": 32,
+        "command": "python scripts/eval_rollouts.py '*-regen-16' --batch 32",
+        "date": "2026-12-03",
+        "machine": "x86_64 CPU, 1 device(s)",
+        "entries": {
+            gecko.name: {"sha256": gecko.sha256, "metrics": measured, "original": original},
+            eye.name: {"sha256": "0" * 64, "metrics": measured, "original": original},
+        },
+    }
+    card = register_entry.model_card([entries[n] for n in sorted(entries)], {}, rollouts)
+    section = card.split("## The same protocol with 32 rollouts")[1].split("\n## ")[0]
+    assert "| `gecko-regen-16` | 0.00100 / 0.00100 (1.00×)" in section
+    assert "0.00400 / 0.00100 (4.00×)" in section and "**fail**" in section
+    assert "with 32, 0 of these 1 would meet it" in section
+    assert "| `eye-regen-16`" not in section and "not shown: `eye-regen-16`" in section
+    assert "## The same protocol" not in register_entry.model_card([entries[n] for n in sorted(entries)], {})
