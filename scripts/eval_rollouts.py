@@ -52,10 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     data = json.loads(args.out.read_text()) if args.out.exists() else {}
     if data and data.get("batch") != args.batch:
         raise SystemExit(f"{args.out} holds {data.get('batch')} rollouts per metric; pass --out for another file")
+    patterns = data.get("patterns", [])
+    patterns += [args.pattern] if args.pattern not in patterns else []
     data.update(
         protocol=f"nca_zoo.evaluate.evaluate (batch {args.batch}, seed 0)",
         batch=args.batch,
-        command=f"python scripts/eval_rollouts.py '{args.pattern}' --batch {args.batch}",
+        patterns=patterns,
+        command=" and ".join(f"python scripts/eval_rollouts.py '{p}' --batch {args.batch}" for p in patterns),
         jax_version=jax.__version__,
         machine=f"{platform.machine()} CPU, {jax.device_count()} device(s)",
     )

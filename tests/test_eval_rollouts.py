@@ -47,6 +47,10 @@ def test_each_entry_is_measured_once_per_weights_with_its_original(measured):
     out.write_text(json.dumps(data))
     assert eval_rollouts.main(argv) == 0
     assert calls == [("gecko-grow-16", 4), ("ex_gecko", 4)]
+    assert eval_rollouts.main(["eye-regen-16", *argv[1:]]) == 0  # another selection joins the file
+    data = json.loads(out.read_text())
+    assert len(data["entries"]) == 4 and data["patterns"] == ["gecko-*-16", "eye-regen-16"]
+    assert "'gecko-*-16' --batch 4 and python scripts/eval_rollouts.py 'eye-regen-16'" in data["command"]
 
     with pytest.raises(SystemExit, match="holds 4 rollouts"):
         eval_rollouts.main(["gecko-*-16", "--batch", "32", "--out", str(out), "--originals", str(tmp / "originals")])
