@@ -8,7 +8,8 @@ this measures each selected entry and the original of its target and experiment 
 ``--batch`` rollouts (the same protocol and seed otherwise), and MODEL_CARD.md shows the result beside
 the bar's numbers (``scripts/register_entry.py`` renders it; a row whose entry has new weights since
 is marked stale). Rerunning resumes: an entry already measured with its current weights is kept
-unless ``--force``. Written after each model, atomically.
+unless ``--force``, and an entry with new weights keeps its original's numbers (the same model).
+Written after each model, atomically.
 """
 
 from __future__ import annotations
@@ -69,12 +70,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.force and entries.get(name, {}).get("sha256") == entry.sha256:
             continue
         t0 = time.perf_counter()
-        ours = evaluate(nca, batch=args.batch)
-        original = evaluate(load_distill_original(args.originals, entry.target, entry.experiment), batch=args.batch)
-        entries[name] = {"sha256": entry.sha256, "metrics": _rounded(ours), "original": _rounded(original)}
+        ours = _rounded(evaluate(nca, batch=args.batch))
+        # the original's model never changes: new weights of ours are measured again, not its original
+        original = None if args.force else entries.get(name, {}).get("original")
+        if original is None:
+            model = load_distill_original(args.originals, entry.target, entry.experiment)
+            original = _rounded(evaluate(model, batch=args.batch))
+        entries[name] = {"sha256": entry.sha256, "metrics": ours, "original": original}
         data["date"] = datetime.date.today().isoformat()
         atomic_write_bytes(args.out, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-        print(f"{name}: ours {_rounded(ours)}, original {_rounded(original)} ({time.perf_counter() - t0:.0f} s)")
+        print(f"{name}: ours {ours}, original {original} ({time.perf_counter() - t0:.0f} s)")
     return 0
 
 

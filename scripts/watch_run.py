@@ -14,6 +14,10 @@ once); prints each against the original authors' model of the same target and ex
 ratio; the bar is ``nca_zoo.evaluate.BAR``); and keeps the results in ``RUN/evals.jsonl`` so that a
 restart evaluates nothing twice. It waits for new snapshots while the run's training lock is held,
 and ends with what meets the bar, best first, for ``scripts/register_entry.py RUN --snapshot FILE...``.
+
+A cut's metric can hinge on one rare failed rollout that the protocol's 8 do not draw (training/README.md,
+session 25), so ``--batch 32`` judges with 32 rollouts against the originals measured the same way by
+``scripts/eval_rollouts.py`` (``docs/rollouts-32.json``); results are kept per batch size.
 """
 
 from __future__ import annotations
@@ -37,29 +41,35 @@ from nca_zoo.train.snapshot import average_snapshots
 from nca_zoo.zoo import ZooModel
 
 EVALS_NAME = "evals.jsonl"
+PROTOCOL_BATCH = 8
+ROLLOUTS_FILE = Path(__file__).resolve().parents[1] / "docs" / "rollouts-32.json"
 
 #: What one evaluation measured: the iterations of the snapshots whose params were averaged (one: just it).
 Key = tuple[int, ...]
 
 
-def read_evals(run_dir: Path) -> dict[Key, dict[str, float]]:
-    """``{iterations: metrics}`` already measured; a torn last line (a killed watcher) is dropped."""
+def read_evals(run_dir: Path, batch: int = PROTOCOL_BATCH) -> dict[Key, dict[str, float]]:
+    """``{iterations: metrics}`` already measured with ``batch`` rollouts (a record without a batch has the
+    protocol's); a torn last line (a killed watcher) is dropped."""
     path = run_dir / EVALS_NAME
     evals = {}
     if path.exists():
         for line in path.read_text().splitlines():
             try:
                 record = json.loads(line)
+                if record.get("batch", PROTOCOL_BATCH) != batch:
+                    continue
                 evals[tuple(int(i) for i in record["iterations"])] = record["metrics"]
             except (ValueError, KeyError, TypeError):
                 continue
     return evals
 
 
-def append_eval(run_dir: Path, key: Key, metrics: dict[str, float]) -> None:
+def append_eval(run_dir: Path, key: Key, metrics: dict[str, float], batch: int = PROTOCOL_BATCH) -> None:
     """One whole line per evaluation, flushed to disk before the next begins."""
+    record = {"iterations": list(key), "metrics": metrics, "batch": batch}
     with open(run_dir / EVALS_NAME, "a") as f:
-        f.write(json.dumps({"iterations": list(key), "metrics": metrics}) + "\n")
+        f.write(json.dumps(record) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
@@ -115,6 +125,17 @@ def describe(key: Key, metrics: dict[str, float], original: dict[str, float] | N
     return f"{label(key)}  {values}  worst {worst_ratio(metrics, original, experiment):.2f}× the original  {verdict}"
 
 
+def original_for(target: str, experiment: str, batch: int) -> dict | None:
+    """The original authors' model's metrics with ``batch`` rollouts: the shipped protocol results for 8,
+    else ``scripts/eval_rollouts.py``'s measurement in ``ROLLOUTS_FILE`` (``None`` where none is recorded)."""
+    if batch == PROTOCOL_BATCH:
+        return original_metrics().get((target, experiment))
+    data = json.loads(ROLLOUTS_FILE.read_text()) if ROLLOUTS_FILE.exists() else {}
+    if data.get("batch") != batch:
+        return None
+    return data.get("entries", {}).get(f"{target}-{experiment}-16", {}).get("original")
+
+
 def load(paths: list[Path], target: np.ndarray) -> ZooModel:
     """The model of one snapshot, or of the mean of several, judged against ``target`` (the padded grid)."""
     mean = average_snapshots(paths)
@@ -140,14 +161,20 @@ def main(argv: list[str] | None = None) -> int:
         help="the image a run was trained on (its run.json keeps only the image's name; the same path "
         "`nca-zoo train --resume` asks for again); default: the run's zoo target",
     )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=PROTOCOL_BATCH,
+        help="rollouts per metric (default 8, the protocol's; 32 judges against docs/rollouts-32.json)",
+    )
     parser.add_argument("--once", action="store_true", help="evaluate what is there now, then stop")
     parser.add_argument("--poll", type=float, default=30.0, help="seconds between looks for new snapshots")
     args = parser.parse_args(argv)
     run_dir = args.run_dir
     if not (run_dir / "run.json").is_file():
         parser.error(f"{run_dir} is not a training run (no run.json); pass the folder given to `nca-zoo train --out`")
-    if args.every < 1 or args.average < 1 or (args.stride is not None and args.stride < 1):
-        parser.error("--every, --average and --stride must be positive integers")
+    if args.every < 1 or args.average < 1 or args.batch < 1 or (args.stride is not None and args.stride < 1):
+        parser.error("--every, --average, --batch and --stride must be positive integers")
     try:
         _, train_config, target = read_run(run_dir)
         recipe = TrainConfig.from_dict(train_config)
@@ -162,9 +189,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{run_dir} was trained on an image ({target!r}) that its run.json does not keep: "
             "pass --target with that image's path"
         )
-    original = original_metrics().get((target, experiment))
-    print(f"{run_dir}: {target} {experiment}; " + " / ".join(EXPERIMENT_METRICS[experiment]) + f"; bar {BAR}×")
-    done = read_evals(run_dir)
+    original = original_for(target, experiment, args.batch)
+    if original is None and args.batch != PROTOCOL_BATCH:
+        print(
+            f"no original {target} {experiment} measured with {args.batch} rollouts in {ROLLOUTS_FILE.name} "
+            f"(python scripts/eval_rollouts.py '{target}-{experiment}-16' --batch {args.batch} measures it)"
+        )
+    print(
+        f"{run_dir}: {target} {experiment}; "
+        + " / ".join(EXPERIMENT_METRICS[experiment])
+        + f"; {args.batch} rollouts; bar {BAR}×"
+    )
+    done = read_evals(run_dir, args.batch)
     for key in sorted(done, key=lambda k: (k[-1], len(k))):
         if key[0] >= args.start:
             print(describe(key, done[key], original, experiment))
@@ -173,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
             run_dir, args.every, args.start, args.average, done, stride=args.stride, means_only=args.means_only
         )
         for key, paths in todo:
-            metrics = evaluate(load(paths, target_grid))
-            append_eval(run_dir, key, metrics)
+            metrics = evaluate(load(paths, target_grid), batch=args.batch)
+            append_eval(run_dir, key, metrics, args.batch)
             done[key] = metrics
             print(describe(key, metrics, original, experiment), flush=True)
         if not todo and (args.once or not is_training(run_dir)):

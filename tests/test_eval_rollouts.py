@@ -1,4 +1,4 @@
-"""scripts/eval_rollouts.py: measures each entry and its original once per weights, resumes, and never
+"""scripts/eval_rollouts.py: measures each entry once per weights and its original once, resumes, and never
 mixes numbers of different rollout counts in one file."""
 
 from __future__ import annotations
@@ -46,7 +46,10 @@ def test_each_entry_is_measured_once_per_weights_with_its_original(measured):
     data["entries"]["gecko-grow-16"]["sha256"] = "0" * 64  # measured with other weights: measured again
     out.write_text(json.dumps(data))
     assert eval_rollouts.main(argv) == 0
-    assert calls == [("gecko-grow-16", 4), ("ex_gecko", 4)]
+    assert calls == [("gecko-grow-16", 4)]  # not its original again: that model never changes
+    calls.clear()
+    assert eval_rollouts.main([*argv, "--force"]) == 0
+    assert len(calls) == 6 and ("ex_gecko", 4) in calls
     assert eval_rollouts.main(["eye-regen-16", *argv[1:]]) == 0  # another selection joins the file
     data = json.loads(out.read_text())
     assert len(data["entries"]) == 4 and data["patterns"] == ["gecko-*-16", "eye-regen-16"]

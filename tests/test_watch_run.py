@@ -39,10 +39,10 @@ def run(tmp_path, monkeypatch) -> tuple[Path, list[int]]:
     original = original_metrics()[("gecko", "regen")]
     calls = []
 
-    def fake_evaluate(paths):  # the mean of several snapshots scores the mean of their factors
+    def fake_evaluate(paths, batch=8):  # the mean of several snapshots scores the mean of their factors
         iterations = [int(Path(path).stem) for path in paths]
         calls.append(iterations[0] if len(iterations) == 1 else tuple(iterations))
-        factor = sum(FACTORS[i] for i in iterations) / len(iterations)
+        factor = sum(FACTORS[i] for i in iterations) / len(iterations) * batch / 8
         metrics = {name: value * factor for name, value in original.items() if name != "stable"}
         return metrics | {"stable": 0.0 if 400 in iterations else 1.0}
 
@@ -76,6 +76,27 @@ def test_averages_each_stretch_of_snapshots(run, capsys):
     assert out.strip().endswith("best first: 300 0.90×, 100 1.20×")  # 300–400 averages in the collapse
     assert watch_run.main([str(folder), "--every", "100", "--average", "3", "--once"]) == 0
     assert calls[7:] == [(100, 200, 300), (200, 300, 400)]
+
+
+def test_more_rollouts_are_judged_against_the_originals_measured_with_as_many(run, tmp_path, monkeypatch, capsys):
+    folder, calls = run
+    assert watch_run.main([str(folder), "--every", "100", "--once"]) == 0  # the protocol's 8 first
+    rollouts = tmp_path / "rollouts-32.json"
+    monkeypatch.setattr(watch_run, "ROLLOUTS_FILE", rollouts)
+    assert watch_run.main([str(folder), "--every", "100", "--once", "--batch", "32"]) == 0
+    assert calls == [100, 200, 300, 400] * 2  # kept per batch size: the 8-rollout results are not reused
+    assert "no original gecko regen measured with 32 rollouts" in capsys.readouterr().out
+
+    # the fake scores 4× worse with 32 rollouts; an original measured 4× worse too gives the 8-rollout ratios
+    original = {k: v * 4 for k, v in original_metrics()[("gecko", "regen")].items() if k != "stable"}
+    entries = {"gecko-regen-16": {"sha256": "x", "metrics": original, "original": original}}
+    rollouts.write_text(json.dumps({"batch": 32, "entries": entries}))
+    assert watch_run.main([str(folder), "--every", "100", "--once", "--batch", "32"]) == 0
+    out = capsys.readouterr().out
+    assert calls == [100, 200, 300, 400] * 2 and "32 rollouts" in out
+    assert out.strip().endswith("meet the bar, best first: 300 0.90×, 100 1.20×")
+    assert watch_run.main([str(folder), "--every", "100", "--once", "--batch", "16"]) == 0
+    assert "no original gecko regen measured with 16 rollouts" in capsys.readouterr().out  # the file holds 32
 
 
 def test_stride_and_means_only_evaluate_just_the_windows_asked_for(run, capsys):
