@@ -321,11 +321,11 @@ def test_an_interrupt_keeps_the_completed_iterations_and_resumes_exactly(uninter
         ).read_bytes()
 
 
-def test_the_gpu_script_trains_the_missing_entries_and_packs_them(tmp_path):
+def test_the_gpu_script_trains_the_regen_entries_and_packs_them(tmp_path):
     """training/gpu_finish.sh at tiny sizes on the CPU, as its header says to check it before a device run:
-    by default both from random init (pretzel with disc damage only); with STATE, pretzel continues
-    that state on its own schedule (2e-4, then 5e-5)."""
-    tiny = "batch_size=2 min_steps=2 max_steps=3 target_size=8 padding=4 persist.pool_size=8 regen.pool_size=8"
+    by default the three regen entries from random init with the zoo recipe and 3 seeds per batch; with
+    INIT, an entry whose state is there continues it."""
+    tiny = "batch_size=4 min_steps=2 max_steps=3 target_size=8 padding=4 persist.pool_size=8 regen.pool_size=8"
     env = os.environ | {"CHUNK": "1", "PYTHON": sys.executable, "EXTRA_SETS": tiny + " regen.damage_count=1"}
 
     def run(work: Path, **settings: str) -> str:
@@ -333,23 +333,24 @@ def test_the_gpu_script_trains_the_missing_entries_and_packs_them(tmp_path):
             ["bash", "training/gpu_finish.sh", str(work)], cwd=ROOT, env=env | settings, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "2 of 2 finished" in done.stdout
+        assert "3 of 3 finished" in done.stdout
         return done.stdout
 
     packed = tmp_path / "packed"
     packed.mkdir()
     out = run(tmp_path / "fresh", ITERS="2", PACK=str(packed))
-    assert out.count("fresh weights") == 2
-    recipe = json.loads((tmp_path / "fresh/zoo/pretzel-regen-16/run.json").read_text())["train_config"]
-    assert recipe["half_cut_fraction"] == 0.0 and recipe["learning_rate"] == 2e-3
+    assert out.count("fresh weights") == 3
+    recipe = json.loads((tmp_path / "fresh/zoo/ladybug-regen-16/run.json").read_text())["train_config"]
+    assert recipe["half_cut_fraction"] == 0.5 and recipe["reseed_count"] == 3 and recipe["learning_rate"] == 2e-3
     names = sorted(p.name for p in packed.glob("*.tgz"))
-    assert names == ["butterfly-grow-16.tgz", "pretzel-regen-16.tgz"]
+    assert names == ["gecko-regen-16.tgz", "ladybug-regen-16.tgz", "smiley-regen-16.tgz"]
 
-    state = tmp_path / "repo-state.safetensors"
+    states = tmp_path / "states"
+    states.mkdir()
     tc = preset("regen", pool_size=8)
     start = init_state(NCAConfig(), tc, random_params())
-    save_snapshot(state, start, model_config=NCAConfig(), train_config=tc, target="pretzel")
-    out = run(tmp_path / "continued", ITERS="3", STATE=str(state), REGEN_DECAY_AT="1")
-    assert "pretzel-regen-16: snapshot" in out and "butterfly-grow-16: fresh weights" in out
-    rates = [json.loads(line)["lr"] for line in (tmp_path / "continued/zoo/pretzel-regen-16/metrics.jsonl").open()]
-    assert rates == [2e-4, 5e-5, 5e-5]
+    save_snapshot(
+        states / "smiley-regen-16.safetensors", start, model_config=NCAConfig(), train_config=tc, target="smiley"
+    )
+    out = run(tmp_path / "continued", ITERS="3", INIT=str(states))
+    assert "smiley-regen-16: snapshot" in out and "gecko-regen-16: fresh weights" in out
