@@ -6,8 +6,8 @@
 #
 #   ladybug:regen     4 of 32 disc cuts make the entry fall apart; half cut 0.0146 (sessions 25–26:
 #                     fine-tunes of the CPU lineage did not fix either)
-#   smiley:regen      regrows a removed half without the right eye (0.0247); the CPU fine-tune at 2e-4
-#                     heals the half slowly while its disc cut gets worse (session 26)
+#   smiley:regen      regrows a removed half without the right eye (0.0098 since session 27, from 0.0247:
+#                     CPU fine-tunes brought back the face and mouth, never the eye)
 #   gecko:regen       1 of 32 half cuts grows a second body
 #
 # INIT=DIR_OR_FILE continues earlier runs instead (train-zoo --init: e.g. the $OUT/state of a previous
@@ -38,14 +38,12 @@ ENTRIES=(ladybug:regen smiley:regen gecko:regen)
 NAMES=(ladybug-regen-16 smiley-regen-16 gecko-regen-16)
 SETS=(--set regen.reseed_count=3)
 for item in ${EXTRA_SETS:-}; do SETS+=("--set=$item"); done
-INITS=()
-if [ -n "${INIT:-}" ]; then INITS=(--init "$INIT"); fi
 if [ -n "${PACK:-}" ]; then  # also when the program stops early: what was trained comes back
   trap 'for name in "${NAMES[@]}"; do [ -d "$WORK/zoo/$name" ] && tar czf "$PACK/$name.tgz" -C "$WORK/zoo" "$name"; done; cp "$WORK/zoo.log" "$PACK/" 2>/dev/null || true' EXIT
 fi
 mkdir -p "$WORK"
 status=0
-"$PY" scripts/train_zoo.py "${ENTRIES[@]}" --out "$WORK/zoo" ${INITS[@]+"${INITS[@]}"} --pools drop \
+"$PY" scripts/train_zoo.py "${ENTRIES[@]}" --out "$WORK/zoo" ${INIT:+--init "$INIT"} --pools drop \
   --chunk-iters "${CHUNK:-100}" --max-minutes "${MINUTES:-9}" --no-progress --set "iterations=${ITERS:-8000}" \
   "${SETS[@]}" >>"$WORK/zoo.log" 2>&1 || status=$?
 grep -E 'finished at|error|note|iterations to go' "$WORK/zoo.log" | tail -n 20
