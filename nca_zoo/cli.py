@@ -18,7 +18,7 @@ from nca_zoo.export import FORMATS as EXPORT_FORMATS
 from nca_zoo.factory import RUN_FILE, read_run, recorded_provenance
 from nca_zoo.model import DAMAGE_KINDS, HALF_SIDES
 from nca_zoo.targets import EMOJI, grid_target, resolve_name
-from nca_zoo.train.recipe import BATCH_LOSSES, EXPERIMENTS, RECIPES, TrainConfig
+from nca_zoo.train.recipe import BATCH_LOSSES, EXPERIMENTS, RECIPES, RESEED_CHOICES, TrainConfig
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -92,7 +92,7 @@ def _train_recipe(args: argparse.Namespace, stored: TrainConfig | None) -> Train
     from nca_zoo.train.recipe import preset
 
     changes = {"iterations": args.iters, "learning_rate": args.lr, "decayed_learning_rate": args.decayed_lr}
-    changes |= {"batch_loss": args.batch_loss, "reseed_count": args.reseed_count}
+    changes |= {"batch_loss": args.batch_loss, "reseed_count": args.reseed_count, "reseed": args.reseed}
     changes = {key: value for key, value in changes.items() if value is not None}
     if stored is not None and args.experiment in (None, stored.experiment):
         if args.seed is not None:
@@ -415,6 +415,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="pool samples replaced by the seed each iteration, the worst first: more gives growth from the "
         "seed more of the gradient (default: 1, the article's, or the run's / snapshot's)",
+    )
+    p.add_argument(
+        "--reseed",
+        choices=RESEED_CHOICES,
+        default=None,
+        help="which samples go back to the seed: worst (the article's) or random (any undamaged one, so a cut "
+        "sample one rollout did not heal keeps healing in later ones) (default: worst, or the run's / snapshot's)",
     )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument(

@@ -116,6 +116,25 @@ def test_the_worst_reseed_count_samples_of_a_pool_batch_are_replaced_by_the_seed
     assert np.all(np.diff(losses) <= 0)  # the reseeded rows were the worst of the batch
 
 
+def test_random_reseed_replaces_undamaged_rows_and_not_always_the_worst():
+    from nca_zoo import model
+    from nca_zoo.train.step import sample_batch, split_keys
+
+    tc = tiny("regen", batch_size=8, damage_count=3, reseed_count=2, reseed="random")
+    target = jnp.asarray(grid_target("gecko", 12, 4))
+    pool = jax.random.uniform(jax.random.PRNGKey(1), init_state(NCAConfig(), tc).pool.shape)
+    seed = np.asarray(model.seed(1, tc.grid_size, 16))[0]
+    reseeded_rows = []
+    for k in range(12):
+        _, batch = sample_batch(
+            pool, target, split_keys(jax.random.PRNGKey(k)), model_config=NCAConfig(), train_config=tc
+        )
+        rows = [i for i, row in enumerate(np.asarray(batch)) if np.array_equal(row, seed)]
+        assert len(rows) == 2 and max(rows) < 8 - 3  # two rows, never a damaged one
+        reseeded_rows.append(tuple(rows))
+    assert set(reseeded_rows) != {(0, 1)}  # not the worst two every time
+
+
 @pytest.mark.parametrize("experiment", ["grow", "persist", "regen"])
 def test_each_experiment_learns(experiment, tmp_path):
     tc = tiny(experiment, iterations=60, learning_rate=5e-3)
@@ -333,6 +352,7 @@ def test_a_torn_last_metrics_line_is_dropped_on_resume_and_a_torn_middle_line_is
         ("decayed_learning_rate", -2e-4, "decayed_learning_rate must be positive"),
         ("batch_loss", "median", "unknown batch_loss 'median'; choose one of"),
         ("reseed_count", 0, "reseed_count must be a positive integer"),
+        ("reseed", "best", "unknown reseed 'best'; choose one of"),
         ("reseed_count", 3, r"reseed_count \(3\) \+ damage_count \(0\) must not exceed batch_size \(2\)"),
     ],
 )

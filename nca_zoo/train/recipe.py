@@ -10,6 +10,7 @@ from typing import Any
 
 EXPERIMENTS = ("grow", "persist", "regen")
 BATCH_LOSSES = ("mean", "rmse", "log")
+RESEED_CHOICES = ("worst", "random")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +38,12 @@ class TrainConfig:
     ``reseed_count`` is how many of a pool batch's worst samples are replaced by the seed (Distill: 1).
     Only those train growth from the seed, so a persist fine-tune whose model grows too slowly can give
     growth more of the gradient with 2–4 (training/README.md, session 20); it needs no pool's turnover.
+
+    ``reseed`` is which of them: ``"worst"`` (Distill) or ``"random"``, rows drawn at random among the
+    undamaged ones. Under ``"worst"`` a cut sample that one rollout did not heal is usually its next
+    batch's worst and goes back to the seed, so the pool never trains the later part of a long healing
+    (smiley's eye after a half cut: training/README.md, session 28); under ``"random"`` it stays and
+    heals on.
     """
 
     experiment: str = "regen"
@@ -55,12 +62,15 @@ class TrainConfig:
     seed: int = 0
     batch_loss: str = "mean"
     reseed_count: int = 1
+    reseed: str = "worst"
 
     def __post_init__(self) -> None:
         if self.experiment not in EXPERIMENTS:
             raise ValueError(f"unknown experiment {self.experiment!r}; choose one of {EXPERIMENTS}")
         if self.batch_loss not in BATCH_LOSSES:
             raise ValueError(f"unknown batch_loss {self.batch_loss!r}; choose one of {BATCH_LOSSES}")
+        if self.reseed not in RESEED_CHOICES:
+            raise ValueError(f"unknown reseed {self.reseed!r}; choose one of {RESEED_CHOICES}")
         # Whole numbers (bool and float refused, NumPy integers made plain ints) with their minimum.
         int_minimum = {"iterations": 1, "batch_size": 1, "pool_size": 0, "damage_count": 0, "min_steps": 1}
         int_minimum |= {"max_steps": 1, "decay_at": 0, "target_size": 1, "padding": 0, "seed": 0}
@@ -138,7 +148,7 @@ def preset(experiment: str, recipe: str = "zoo", **overrides: Any) -> TrainConfi
 #: learned. Budget, learning rates (recorded as the rates actually used) and seed are left to the segment.
 RECIPE_SETTINGS = (
     "batch_size", "pool_size", "damage_count", "half_cut_fraction", "min_steps", "max_steps",
-    "target_size", "padding", "batch_loss", "reseed_count",
+    "target_size", "padding", "batch_loss", "reseed_count", "reseed",
 )  # fmt: skip
 
 

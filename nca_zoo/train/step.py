@@ -92,7 +92,8 @@ def sample_batch(
     """The iteration's batch and the pool rows it came from (``None`` without a pool).
 
     Pool training: ``batch_size`` distinct rows, sorted worst loss first; the ``reseed_count`` worst
-    (Distill: 1) are replaced by the seed and the last ``damage_count`` are damaged. Without a pool: seeds.
+    (Distill: 1; with ``reseed="random"`` as many undamaged rows drawn at random) are replaced by the
+    seed and the last ``damage_count`` are damaged. Without a pool: seeds.
     """
     tc = train_config
     seed = model.seed(1, tc.grid_size, model_config.channels)
@@ -102,7 +103,11 @@ def sample_batch(
     batch = pool[idx]
     order = jnp.argsort(-per_sample_loss(batch, target))  # worst first
     idx, batch = idx[order], batch[order]
-    batch = batch.at[: tc.reseed_count].set(seed)
+    if tc.reseed == "random":  # its own key from the sampling key: "worst" runs keep their draws
+        undamaged = jax.random.permutation(jax.random.fold_in(keys.sample, 1), tc.batch_size - tc.damage_count)
+        batch = batch.at[undamaged[: tc.reseed_count]].set(seed)
+    else:
+        batch = batch.at[: tc.reseed_count].set(seed)
     if tc.damage_count:
         tail = batch[-tc.damage_count :]
         batch = batch.at[-tc.damage_count :].set(damage_samples(tail, keys.damage, tc.half_cut_fraction))
