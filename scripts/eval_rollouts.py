@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     if data and data.get("batch") != args.batch:
         raise SystemExit(f"{args.out} holds {data.get('batch')} rollouts per metric; pass --out for another file")
     patterns = data.get("patterns", [])
-    patterns += [args.pattern] if args.pattern not in patterns else []
+    covered = {name for pattern in patterns for name in nca_zoo.list_models(pattern)}
+    patterns += [] if set(names) <= covered else [args.pattern]  # the command stays the shortest that remeasures all
     data.update(
         protocol=f"nca_zoo.evaluate.evaluate (batch {args.batch}, seed 0)",
         batch=args.batch,

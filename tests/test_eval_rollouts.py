@@ -54,6 +54,10 @@ def test_each_entry_is_measured_once_per_weights_with_its_original(measured):
     data = json.loads(out.read_text())
     assert len(data["entries"]) == 4 and data["patterns"] == ["gecko-*-16", "eye-regen-16"]
     assert "'gecko-*-16' --batch 4 and python scripts/eval_rollouts.py 'eye-regen-16'" in data["command"]
+    data["entries"]["gecko-regen-16"]["sha256"] = "0" * 64
+    out.write_text(json.dumps(data))
+    assert eval_rollouts.main(["gecko-regen-16", *argv[1:]]) == 0  # covered by 'gecko-*-16': the command stays
+    assert json.loads(out.read_text())["patterns"] == ["gecko-*-16", "eye-regen-16"]
 
     with pytest.raises(SystemExit, match="holds 4 rollouts"):
         eval_rollouts.main(["gecko-*-16", "--batch", "32", "--out", str(out), "--originals", str(tmp / "originals")])
