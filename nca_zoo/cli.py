@@ -18,7 +18,7 @@ from nca_zoo.export import FORMATS as EXPORT_FORMATS
 from nca_zoo.factory import RUN_FILE, read_run, recorded_provenance
 from nca_zoo.model import DAMAGE_KINDS, HALF_SIDES
 from nca_zoo.targets import EMOJI, grid_target, resolve_name
-from nca_zoo.train.recipe import BATCH_LOSSES, EXPERIMENTS, RECIPES, RESEED_CHOICES, TrainConfig
+from nca_zoo.train.recipe import BATCH_LOSSES, EXPERIMENTS, RECIPES, TrainConfig
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -89,11 +89,11 @@ def _train_recipe(args: argparse.Namespace, stored: TrainConfig | None) -> Train
     preset; options given on the command line change it."""
     import dataclasses
 
-    from nca_zoo.train.recipe import preset
+    from nca_zoo.train.recipe import plain_overrides, preset
 
     changes = {"iterations": args.iters, "learning_rate": args.lr, "decayed_learning_rate": args.decayed_lr}
-    changes |= {"batch_loss": args.batch_loss, "reseed_count": args.reseed_count, "reseed": args.reseed}
-    changes = {key: value for key, value in changes.items() if value is not None}
+    changes |= {"batch_loss": args.batch_loss, "reseed_count": args.reseed_count}
+    changes = plain_overrides(args.set) | {key: value for key, value in changes.items() if value is not None}
     if stored is not None and args.experiment in (None, stored.experiment):
         if args.seed is not None:
             changes["seed"] = args.seed
@@ -250,8 +250,9 @@ def _recorded_provenance(name: str) -> dict[str, str]:
 
 def _cmd_push(args: argparse.Namespace) -> int:
     from nca_zoo.hub import PushError
-    from nca_zoo.publish import parse_overrides, train_and_publish
+    from nca_zoo.publish import train_and_publish
     from nca_zoo.train.loop import RunDirectoryLockedError, TrainingDivergedError
+    from nca_zoo.train.recipe import plain_overrides
 
     try:
         entry = train_and_publish(
@@ -259,7 +260,7 @@ def _cmd_push(args: argparse.Namespace) -> int:
             args.out,
             experiment=args.experiment,
             iterations=args.iters,
-            overrides=parse_overrides(args.set),
+            overrides=plain_overrides(args.set),
             seed=args.seed,
             resume=args.resume,
             repo_id=args.repo_id,
@@ -417,11 +418,12 @@ def build_parser() -> argparse.ArgumentParser:
         "seed more of the gradient (default: 1, the article's, or the run's / snapshot's)",
     )
     p.add_argument(
-        "--reseed",
-        choices=RESEED_CHOICES,
-        default=None,
-        help="which samples go back to the seed: worst (the article's) or random (any undamaged one, so a cut "
-        "sample one rollout did not heal keeps healing in later ones) (default: worst, or the run's / snapshot's)",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other recipe setting (repeatable; `nca_zoo.train.recipe.TrainConfig`'s fields), e.g. "
+        "damage_count=1 or reseed=random; the options above take precedence",
     )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument(

@@ -37,23 +37,6 @@ from nca_zoo.zoo import ZooModel
 RUN_DIR = "run"
 
 
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["batch_size=2", "learning_rate=1e-3"]`` → typed TrainConfig overrides (unknown keys rejected)."""
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or key not in fields:
-            raise ValueError(f"bad recipe override {item!r}: use KEY=VALUE with KEY one of {', '.join(fields)}")
-        kind = type(fields[key].default)
-        try:
-            overrides[key] = kind(value)
-        except ValueError as err:
-            raise ValueError(f"bad recipe override {item!r}: {key} takes a {kind.__name__}") from err
-    return overrides
-
-
 def target_name(spec: str) -> str:
     """A registry-friendly name for a target: zoo name, emoji name (🐙 → octopus) or image file stem."""
     if (name := resolve_name(spec)) is not None:

@@ -166,3 +166,13 @@ def test_train_command_picks_the_recipe():
     assert recipe().half_cut_fraction == 0.5
     assert recipe("--recipe", "distill") == preset("regen", recipe="distill")
     assert recipe().batch_loss == "mean" and recipe("--batch-loss", "log") == preset("regen", batch_loss="log")
+    assert recipe("--set", "damage_count=1", "--set", "reseed=random") == preset(
+        "regen", damage_count=1, reseed="random"
+    )
+    assert recipe("--set", "reseed_count=2", "--reseed-count", "3").reseed_count == 3  # the named option wins
+    continued = cli.build_parser().parse_args(["train", "--out", "unused", "--set", "damage_count=1"])
+    assert cli._train_recipe(continued, preset("regen", batch_loss="log")) == preset(
+        "regen", batch_loss="log", damage_count=1
+    )
+    with pytest.raises(ValueError, match="a single run takes KEY=VALUE"):
+        recipe("--set", "regen.damage_count=1")

@@ -18,9 +18,10 @@ import nca_zoo
 from nca_zoo.config import NCAConfig
 from nca_zoo.factory import parse_spec
 from nca_zoo.hub import layout, mixin, pretrained
-from nca_zoo.publish import parse_overrides, target_name
+from nca_zoo.publish import target_name
 from nca_zoo.registry import ZooEntry
 from nca_zoo.targets import grid_target
+from nca_zoo.train.recipe import plain_overrides
 from nca_zoo.weights import WeightsError, save_weights, sha256_file
 from nca_zoo.zoo import ZooModel
 
@@ -198,11 +199,11 @@ def test_revision_only_applies_to_hub_names(tmp_path):
 
 
 def test_recipe_overrides_and_target_names():
-    assert parse_overrides(["batch_size=2", "learning-rate=1e-3"]) == {"batch_size": 2, "learning_rate": 1e-3}
+    assert plain_overrides(["batch_size=2", "learning-rate=1e-3"]) == {"batch_size": 2, "learning_rate": 1e-3}
     with pytest.raises(ValueError, match="KEY=VALUE"):
-        parse_overrides(["batch=2"])
+        plain_overrides(["batch=2"])
     with pytest.raises(ValueError, match="takes a int"):
-        parse_overrides(["batch_size=two"])
+        plain_overrides(["batch_size=two"])
     assert target_name("🦎") == "gecko"
     assert target_name("\U0001f419") == "octopus"
     assert target_name("images/My Cat.png") == "my-cat"

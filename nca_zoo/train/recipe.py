@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 EXPERIMENTS = ("grow", "persist", "regen")
@@ -142,6 +143,39 @@ def preset(experiment: str, recipe: str = "zoo", **overrides: Any) -> TrainConfi
     if recipe == "zoo" and experiment == "regen":
         base = {**base, "half_cut_fraction": ZOO_HALF_CUT_FRACTION}
     return TrainConfig(experiment=experiment, **{**base, **overrides})
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str | None, dict[str, Any]]:
+    """``["iterations=100", "regen.pool_size=64"]`` → ``{None: {...}, "regen": {...}}`` (typed by
+    :class:`TrainConfig`'s fields; ``EXPERIMENT.KEY`` applies to that experiment's entries only)."""
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    out: dict[str | None, dict[str, Any]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        scope, dot, key = key.strip().rpartition(".")
+        key = key.replace("-", "_")
+        if not sep or key not in fields or key == "experiment" or (dot and scope not in EXPERIMENTS):
+            raise ValueError(
+                f"bad recipe override {item!r}: use KEY=VALUE or EXPERIMENT.KEY=VALUE, EXPERIMENT one of "
+                f"{', '.join(EXPERIMENTS)}, KEY one of {', '.join(k for k in fields if k != 'experiment')}"
+            )
+        kind = type(fields[key].default)
+        try:
+            typed = kind(value) if kind is not bool else value.lower() in ("1", "true", "yes")
+        except ValueError as err:
+            raise ValueError(f"bad recipe override {item!r}: {key} takes a {kind.__name__}") from err
+        out.setdefault(scope or None, {})[key] = typed
+    return out
+
+
+def plain_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["batch_size=2", "learning-rate=1e-3"]`` → typed overrides of one run's recipe (no ``EXPERIMENT.``
+    scopes: the run has one experiment)."""
+    scoped = parse_overrides(items)
+    if set(scoped) - {None}:
+        bad = next(item for item in items if item.partition("=")[0].strip().rpartition(".")[1])
+        raise ValueError(f"bad recipe override {bad!r}: a single run takes KEY=VALUE, without an experiment")
+    return scoped.get(None, {})
 
 
 #: What a run's lineage segment records of its recipe (:func:`departures`): the settings that shape what is

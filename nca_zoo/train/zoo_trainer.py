@@ -71,7 +71,7 @@ from nca_zoo.config import NCAConfig
 from nca_zoo.targets import EMOJI, grid_target, resolve_name
 from nca_zoo.train import lineage
 from nca_zoo.train.loop import SNAPSHOT_NAME, learning_rate, lineage_metadata, start_lineage
-from nca_zoo.train.recipe import EXPERIMENTS, TrainConfig, preset, weights_provenance
+from nca_zoo.train.recipe import EXPERIMENTS, TrainConfig, parse_overrides, preset, weights_provenance
 from nca_zoo.train.snapshot import is_snapshot, kept_snapshot, load_snapshot, save_snapshot, snapshot_model
 from nca_zoo.train.step import (
     TrainState,
@@ -116,29 +116,6 @@ class EntrySpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EntrySpec:
         return cls(data["target"], data["target_name"], TrainConfig.from_dict(data["train_config"]))
-
-
-def parse_overrides(items: Sequence[str]) -> dict[str | None, dict[str, Any]]:
-    """``["iterations=100", "regen.pool_size=64"]`` → ``{None: {...}, "regen": {...}}`` (typed by
-    :class:`TrainConfig`'s fields; ``EXPERIMENT.KEY`` applies to that experiment's entries only)."""
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    out: dict[str | None, dict[str, Any]] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        scope, dot, key = key.strip().rpartition(".")
-        key = key.replace("-", "_")
-        if not sep or key not in fields or key == "experiment" or (dot and scope not in EXPERIMENTS):
-            raise ValueError(
-                f"bad recipe override {item!r}: use KEY=VALUE or EXPERIMENT.KEY=VALUE, EXPERIMENT one of "
-                f"{', '.join(EXPERIMENTS)}, KEY one of {', '.join(k for k in fields if k != 'experiment')}"
-            )
-        kind = type(fields[key].default)
-        try:
-            typed = kind(value) if kind is not bool else value.lower() in ("1", "true", "yes")
-        except ValueError as err:
-            raise ValueError(f"bad recipe override {item!r}: {key} takes a {kind.__name__}") from err
-        out.setdefault(scope or None, {})[key] = typed
-    return out
 
 
 def parse_entries(specs: Sequence[str], overrides: Sequence[str] = (), seed: int = 0) -> list[EntrySpec]:
