@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tests" / "web"))
 
 import chromium  # noqa: E402  (tests/web/chromium.py)
 
-from nca_zoo.publish import cpu_model  # noqa: E402
+from nca_zoo.machine import cpu_model  # noqa: E402
 
 
 def load() -> str:

@@ -12,7 +12,6 @@ import datetime
 import json
 import math
 import os
-import platform
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from nca_zoo.evaluate import evaluate
 from nca_zoo.hub.errors import PushError
 from nca_zoo.hub.files import push_folder
 from nca_zoo.hub.layout import CARD_NAME, repo_files
+from nca_zoo.machine import hardware
 from nca_zoo.registry import HUB_ORG, ZooEntry
 from nca_zoo.targets import grid_target, resolve_name
 from nca_zoo.train import lineage
@@ -48,27 +48,6 @@ def target_name(spec: str) -> str:
         stem = "-".join(unicodedata.name(ch, "emoji") for ch in chars)
     slug = "".join(ch if ch.isalnum() else "-" for ch in stem.lower())
     return "-".join(part for part in slug.split("-") if part) or "custom"
-
-
-def hardware() -> str:
-    """What trained it, for the card: JAX backend and device kind (plus CPU model and cores on CPU)."""
-    devices = jax.devices()
-    kind = devices[0].device_kind
-    text = f"{len(devices)}× {kind} ({jax.default_backend()})"
-    if jax.default_backend() == "cpu":
-        model = cpu_model()
-        text = f"CPU: {model + ', ' if model else ''}{os.cpu_count()} cores ({platform.machine()})"
-    return text
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def _finite(value: float) -> float | None:
@@ -121,7 +100,7 @@ def entry_for_run(
             "total_iterations": total_iterations,
             "total_wall_time_s": round(total_wall_time, 1),
             lineage.METADATA_KEY: [segment.to_dict() for segment in chain],
-            "hardware": hardware(),
+            "hardware": this_run.hardware or hardware(),  # where it trained; else (not recorded) this machine
             "final_loss": _final_loss(run_dir, iterations),
             "nca_zoo_version": __version__,
             "jax_version": jax.__version__,

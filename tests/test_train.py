@@ -484,6 +484,39 @@ def test_a_chain_of_runs_records_its_lineage_in_every_file_it_writes(tmp_path, c
     assert [s["run"] for s in entry.training[lineage.METADATA_KEY]] == ["a", "b", "c"]
 
 
+def test_a_run_records_the_machine_it_trained_on_for_the_card(tmp_path, counting_step, monkeypatch):
+    """A run trained on one machine (a GPU) and registered on another (the CPU) names where it trained, and a
+    chain that changed machines says which run ran where; resuming on another machine is allowed."""
+    from nca_zoo.machine import hardware
+    from nca_zoo.publish import entry_for_run
+    from nca_zoo.train import lineage
+
+    target = micro_target()
+    monkeypatch.setattr(loop, "hardware", lambda: "1× NVIDIA H200 (gpu)")
+    loop.train(target, tmp_path / "a", train_config=micro(iterations=2), progress=False)
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["hardware"] == "1× NVIDIA H200 (gpu)"
+    monkeypatch.setattr(loop, "hardware", hardware)  # registered (and continued) here, on the CPU
+    params, _ = load_weights(tmp_path / "a" / "model.safetensors")
+    before = loop.start_lineage(tmp_path / "a" / "model.safetensors")
+    assert before[0].hardware == "1× NVIDIA H200 (gpu)"
+    entry = entry_for_run(
+        tmp_path / "a", target="gecko", model_config=NCAConfig(), train_config=micro(iterations=2),
+        iterations=2, sha256="0" * 64, metrics={},
+    )  # fmt: skip
+    assert entry.training["hardware"] == "1× NVIDIA H200 (gpu)" != hardware()
+    loop.train(
+        target, tmp_path / "b", train_config=micro(iterations=1), init_params=params, lineage=before, progress=False
+    )
+    chain = loop.chain_of_run(tmp_path / "b", 1)
+    assert [s.hardware for s in chain] == ["1× NVIDIA H200 (gpu)", hardware()]
+    line = lineage.describe(chain)
+    assert "on 1× NVIDIA H200 (gpu)" in line and "on CPU" not in line  # the card's training line names the last
+    assert lineage.loads(lineage.dumps(chain), "b") == chain
+    loop.train(target, tmp_path / "a", train_config=micro(iterations=2), resume=True, more=1, progress=False)
+    with pytest.raises(ValueError, match="hardware"):
+        lineage.loads(lineage.dumps((dataclasses.replace(chain[0], hardware="x" * 200),)), "b")
+
+
 @pytest.mark.parametrize(
     "text, problem",
     [

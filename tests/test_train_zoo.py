@@ -343,7 +343,7 @@ def test_the_gpu_script_trains_the_regen_entries_and_packs_them(tmp_path):
     recipe = json.loads((tmp_path / "fresh/zoo/ladybug-regen-16/run.json").read_text())["train_config"]
     assert recipe["half_cut_fraction"] == 0.5 and recipe["reseed_count"] == 3 and recipe["learning_rate"] == 2e-3
     names = sorted(p.name for p in packed.glob("*.tgz"))
-    assert names == ["gecko-regen-16.tgz", "ladybug-regen-16.tgz", "smiley-regen-16.tgz"]
+    assert names == ["gecko-regen-16.tgz", "ladybug-regen-16.tgz", "smiley-regen-16.tgz", "state.tgz"]
 
     states = tmp_path / "states"
     states.mkdir()

@@ -44,6 +44,8 @@ class Segment:
     learning_rates: tuple[tuple[int, float], ...] = ()
     #: ``(name, value)`` of each recipe setting that departed from the experiment's zoo preset, sorted.
     settings: tuple[tuple[str, str | int | float], ...] = ()
+    #: The machine it trained on (``nca_zoo.machine.hardware()``; "": not recorded).
+    hardware: str = ""
 
     @property
     def iterations(self) -> int:
@@ -71,10 +73,14 @@ class Segment:
         if not all(isinstance(v, int | float) and math.isfinite(v) and v >= 0 for v in (wall, lr)):
             raise ValueError(f"wall_time_s {wall!r:.20} and learning_rate {lr!r:.20} must be finite and >= 0")
         rates = _rates(data.get("learning_rates", []), start, end)
-        return cls(run, experiment, start, end, float(wall), float(lr), rates, _settings(data.get("settings", {})))
+        hardware = data.get("hardware", "")
+        if not (isinstance(hardware, str) and len(hardware) <= 120 and hardware.isprintable()):
+            raise ValueError(f"hardware {hardware!r:.40} must be a short printable string")
+        settings = _settings(data.get("settings", {}))
+        return cls(run, experiment, start, end, float(wall), float(lr), rates, settings, hardware)
 
 
-_OPTIONAL = ("learning_rates", "settings")
+_OPTIONAL = ("learning_rates", "settings", "hardware")
 
 
 def _settings(data: Any) -> tuple[tuple[str, str | int | float], ...]:
@@ -169,7 +175,9 @@ def complete(lineage: Sequence[Segment]) -> bool:
 def describe(lineage: Sequence[Segment]) -> str:
     """One line for a model card: each run, its experiment, iterations, learning rates and recipe departures,
     in order ("a (regen, 0→700 at 2e-5; batch_loss log, damage_count 1)"; a segment recorded without its
-    rates gives the last one)."""
+    rates gives the last one). A run's machine is named where it differs from the last run's, which the
+    card's training line names ("…; on 1× NVIDIA H200 (gpu)")."""
+    last_machine = lineage[-1].hardware if lineage else ""
 
     def rate(value: float) -> str:
         mantissa, exponent = f"{value:e}".split("e")
@@ -180,6 +188,7 @@ def describe(lineage: Sequence[Segment]) -> str:
         parts = [rate(lr) if i == 0 else f"{rate(lr)} from {first}" for i, (first, lr) in enumerate(stretches)]
         lr = f" at {', '.join(parts)}" if any(lr for _, lr in stretches) else ""
         settings = "; " + ", ".join(f"{name} {value}" for name, value in s.settings) if s.settings else ""
-        return f"{s.run} ({s.experiment}, {s.start}→{s.end}{lr}{settings})"
+        on = f"; on {s.hardware}" if s.hardware and s.hardware != last_machine else ""
+        return f"{s.run} ({s.experiment}, {s.start}→{s.end}{lr}{settings}{on})"
 
     return " → ".join(one(s) for s in lineage)

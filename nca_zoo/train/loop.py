@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from nca_zoo import render
 from nca_zoo.config import NCAConfig
+from nca_zoo.machine import hardware
 from nca_zoo.train import lineage as lineage_
 from nca_zoo.train.checkpoint import Checkpoints, is_finite
 from nca_zoo.train.recipe import TrainConfig, departures, weights_provenance
@@ -74,13 +75,19 @@ def learning_rate(train_config: TrainConfig, iteration: int) -> float:
 
 
 def _run_record(model_config: NCAConfig, train_config: TrainConfig, target_name: str) -> dict[str, Any]:
-    return {"model_config": model_config.to_dict(), "train_config": train_config.to_dict(), "target": target_name}
+    return {
+        "model_config": model_config.to_dict(),
+        "train_config": train_config.to_dict(),
+        "target": target_name,
+        "hardware": hardware(),
+    }
 
 
 def _identity(record: dict[str, Any]) -> dict[str, Any]:
     """A run's identity: its settings except those a resumed run may change (:data:`RESUMABLE`, the
-    checkpoint interval) and the lineage it records (a resumed run keeps its own)."""
-    record = {k: v for k, v in record.items() if k not in (lineage_.METADATA_KEY, "checkpoint_every")}
+    checkpoint interval), the lineage it records (a resumed run keeps its own) and the machine (a run may
+    resume on another)."""
+    record = {k: v for k, v in record.items() if k not in (lineage_.METADATA_KEY, "checkpoint_every", "hardware")}
     return {**record, "train_config": {k: v for k, v in record["train_config"].items() if k not in RESUMABLE}}
 
 
@@ -149,6 +156,7 @@ def run_segment(out_dir: str | os.PathLike, iteration: int) -> lineage_.Segment:
         learning_rate=float(logged[-1]["lr"]) if logged else 0.0,
         learning_rates=lineage_.rate_changes([(int(r["iteration"]) - 1, float(r["lr"])) for r in logged]),
         settings=tuple(sorted(departures(TrainConfig.from_dict(record["train_config"])).items())),
+        hardware=record.get("hardware", ""),
     )
 
 
