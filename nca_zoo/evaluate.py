@@ -117,6 +117,25 @@ def evaluate(nca: Evaluable, *, batch: int = 8, seed: int = 0) -> dict[str, floa
     }
 
 
+def cut_and_heal(
+    nca: Evaluable, cut: Mapping[str, Any], *, heal_steps: int = HALF_HEAL, batch: int = 8, seed: int = 0
+) -> tuple[float, np.ndarray]:
+    """The protocol's step-200 states (the rollouts ``mse_disc`` and ``mse_half`` cut) with another cut —
+    ``cut`` is :func:`nca_zoo.model.damage`'s keywords, e.g. ``{"kind": "half", "side": "left"}`` or a
+    disc at a fixed ``center`` and ``radius`` — then ``heal_steps`` steps with ``k_half_heal``:
+    (MSE, healed states). For probing cuts the protocol does not draw, such as a disc over one feature."""
+    config, params, target = _inputs(nca)
+    k_grow, k_mid, *_, k_half_heal = _keys(seed)
+
+    def run(state, key, steps):
+        return model.rollout(params, state, key, steps, config=config)[0]
+
+    grown = run(model.seed(batch, target.shape[0], config.channels), k_grow, GROW_STEPS)
+    at_cut = run(grown, k_mid, CUT_AT - GROW_STEPS)
+    healed = run(model.damage(at_cut, **cut), k_half_heal, heal_steps)
+    return _mean(mse(healed, target)), np.asarray(healed)
+
+
 def mse_curve(nca: Evaluable, *, steps: int = WINDOW[1], batch: int = 8, seed: int = 0) -> np.ndarray:
     """The MSE after each of the first ``steps`` steps (at most 1000) of the protocol's own undamaged
     rollouts, from the seed, with its keys: ``curve[95]`` is ``mse_grow`` and ``curve[899:].mean()``

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import jax
 import jax.numpy as jnp
@@ -52,3 +55,12 @@ def blob_state(batch: int = 2, size: int = 32, seed: int = 0) -> jnp.ndarray:
     lo, hi = size // 4, size - size // 4
     state[:, lo:hi, lo:hi] = rng.uniform(-0.2, 0.8, (batch, hi - lo, hi - lo, 16))
     return jnp.asarray(state)
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/<name>.py`` as a module (the scripts are not a package), for testing its functions."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-from conftest import DISTILL, NO_SHARED
+from conftest import DISTILL, NO_SHARED, load_script
 
 from nca_zoo.targets import grid_target
 
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("compare_targets", ROOT / "scripts" / "compare_targets.py")
-compare_targets = importlib.util.module_from_spec(spec)
-sys.modules["compare_targets"] = compare_targets
-spec.loader.exec_module(compare_targets)
+compare_targets = load_script("compare_targets")
 
 
 def test_a_target_compared_with_itself_has_ratios_of_one_and_no_error():

@@ -3,18 +3,12 @@ mixes numbers of different rollout counts in one file."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from conftest import load_script
 
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("eval_rollouts", ROOT / "scripts" / "eval_rollouts.py")
-eval_rollouts = importlib.util.module_from_spec(spec)
-sys.modules["eval_rollouts"] = eval_rollouts
-spec.loader.exec_module(eval_rollouts)
+eval_rollouts = load_script("eval_rollouts")
 
 
 @pytest.fixture

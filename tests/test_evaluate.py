@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import DISTILL, NO_SHARED
+from conftest import DISTILL, NO_SHARED, load_script
 
 import nca_zoo
 from nca_zoo import cli, evaluate, model
@@ -146,6 +146,30 @@ def test_mse_curve_follows_the_protocols_own_rollouts(gecko_metrics):
     assert np.array_equal(evaluate.mse_curve(gecko, steps=150, batch=2), curve[:150])
     with pytest.raises(ValueError, match="between 1 and 1000"):
         evaluate.mse_curve(gecko, steps=1001)
+
+
+def test_cut_and_heal_probes_cuts_on_the_protocols_own_rollouts(gecko_metrics, tmp_path, capsys):
+    """The right half through cut_and_heal is the protocol's mse_half; a disc at a fixed place heals too, and
+    scripts/probe_cuts.py prints each cut's MSE and writes one PNG row per cut."""
+    gecko = nca_zoo.load("gecko")
+    right, healed = evaluate.cut_and_heal(gecko, {"kind": "half", "side": "right"}, batch=2)
+    assert right == pytest.approx(gecko_metrics["mse_half"], rel=1e-6) and healed.shape == (2, 72, 72, 16)
+    left, _ = evaluate.cut_and_heal(gecko, {"kind": "half", "side": "left"}, batch=2)
+    assert left != right
+    probe = load_script("probe_cuts")
+    disc = probe.parse_cut("disc:36,36,10")
+    assert disc["kind"] == "disc" and disc["center"] == pytest.approx((0.0, 0.0), abs=0.02)
+    for bad in ("half:middle", "disc:1,2", "disc:99,2,3", "plane:1"):
+        with pytest.raises(Exception, match="half:SIDE .* or disc:ROW,COL,RADIUS"):
+            probe.parse_cut(bad)
+    png = tmp_path / "cuts.png"
+    probe.main(["gecko", "--cut", "disc:36,36,10", "--cut", "half:top", "--heal", "20", "--png", str(png)])
+    out = capsys.readouterr().out
+    assert "disc at (0.01, 0.01)" in out and "half top" in out and png.exists()
+    from PIL import Image
+
+    width, height = Image.open(png).size
+    assert height < width / 2  # two rows (cuts) of eight rollouts
 
 
 def test_eval_cli_curve(capsys):

@@ -4,15 +4,14 @@ files (weights, registry, card, pictures) change together or not at all."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
+from conftest import load_script
 
 import nca_zoo
 from nca_zoo.train.recipe import preset
@@ -21,10 +20,7 @@ from nca_zoo.train.step import init_state
 from nca_zoo.weights import load_weights, sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("register_entry", ROOT / "scripts" / "register_entry.py")
-register_entry = importlib.util.module_from_spec(spec)
-sys.modules["register_entry"] = register_entry  # dataclasses look their module up there
-spec.loader.exec_module(register_entry)
+register_entry = load_script("register_entry")  # sys.modules holds it: dataclasses look their module up there
 
 
 @pytest.fixture

@@ -1,0 +1,88 @@
+"""Cut a grown pattern in ways the protocol does not, and see whether it heals: MSE per cut and a PNG.
+
+    python scripts/probe_cuts.py smiley-regen-16                          # the four half cuts
+    python scripts/probe_cuts.py smiley-regen-16 --cut disc:31,29,6 --cut disc:31,42,6 --heal 200
+    python scripts/probe_cuts.py original:smiley:regen --cut disc:28,30,6 --png orig.png
+    python scripts/probe_cuts.py runs/sm29/snapshots/000800.safetensors --target smiley
+
+The protocol cuts only the right half and random discs (``nca_zoo.evaluate``), so a feature that never
+regrows can hide inside a good ``mse_half`` / ``mse_disc`` (smiley-regen-16's eye: training/README.md,
+sessions 29–30). Each cut is applied to the protocol's own step-200 states (8 rollouts, seed 0) and
+healed ``--heal`` steps (:func:`nca_zoo.evaluate.cut_and_heal`). Cuts: ``half:SIDE`` (right, left, top,
+bottom) and ``disc:ROW,COL,RADIUS`` in grid cells (72×72). ``original:TARGET:EXPERIMENT`` loads the
+original authors' model from ``--originals`` (``../shared/reference/distill-growing-ca``).
+The PNG has one row per cut, one column per rollout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+import nca_zoo
+from nca_zoo import render
+from nca_zoo.convert import load_distill_original
+from nca_zoo.evaluate import HALF_HEAL, cut_and_heal
+from nca_zoo.model import HALF_SIDES
+from nca_zoo.targets import grid_target
+
+GRID = 72
+
+
+def parse_cut(text: str) -> dict:
+    """``half:left`` or ``disc:ROW,COL,RADIUS`` (grid cells) → :func:`nca_zoo.model.damage` keywords."""
+    kind, _, spec = text.partition(":")
+    if kind == "half" and spec in HALF_SIDES:
+        return {"kind": "half", "side": spec}
+    if kind == "disc":
+        try:
+            row, col, radius = (float(v) for v in spec.split(","))
+        except ValueError:
+            pass
+        else:
+            if 0 <= row < GRID and 0 <= col < GRID and 0 < radius <= GRID:
+                scale = 2.0 / (GRID - 1)  # cell index → the [-1, 1] coordinates damage_mask uses
+                return {"kind": "disc", "center": (row * scale - 1.0, col * scale - 1.0), "radius": radius * scale}
+    raise argparse.ArgumentTypeError(
+        f"cut {text!r}: use half:SIDE (SIDE one of {', '.join(HALF_SIDES)}) or disc:ROW,COL,RADIUS in grid cells"
+    )
+
+
+def load(spec: str, target: str | None, originals: Path):
+    if spec.startswith("original:"):
+        _, name, experiment = [*spec.split(":"), "", ""][:3]
+        return load_distill_original(originals, name, experiment or "regen")
+    nca = nca_zoo.load(spec)
+    if target is not None:
+        nca = dataclasses.replace(nca, target=grid_target(target))
+    if nca.target is None:
+        raise SystemExit(f"{spec} records no target: pass --target (a zoo target name or an image)")
+    return nca
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="zoo name, weights or snapshot file, or original:TARGET:EXPERIMENT")
+    parser.add_argument("--cut", action="append", type=parse_cut, help="half:SIDE or disc:ROW,COL,RADIUS (repeatable)")
+    parser.add_argument("--heal", type=int, default=HALF_HEAL, help=f"steps after the cut (default {HALF_HEAL})")
+    parser.add_argument("--target", help="the model's target, where its file records none")
+    parser.add_argument("--originals", type=Path, default=Path("../shared/reference/distill-growing-ca"))
+    parser.add_argument("--png", type=Path, default=Path("cuts.png"))
+    args = parser.parse_args(argv)
+    nca = load(args.model, args.target, args.originals)
+    cuts = args.cut or [parse_cut(f"half:{side}") for side in HALF_SIDES]
+    healed_states = []
+    for cut in cuts:
+        value, healed = cut_and_heal(nca, cut, heal_steps=args.heal)
+        where = cut.get("side") or "at ({:.2f}, {:.2f}), radius {:.2f}".format(*cut["center"], cut["radius"])
+        print(f"{cut['kind']} {where}: MSE {value:.5f} after {args.heal} steps", flush=True)
+        healed_states.append(healed)
+    path = render.save_png(args.png, np.concatenate(healed_states), scale=2, columns=len(healed_states[0]))
+    print(f"wrote {path} (one row per cut)")
+
+
+if __name__ == "__main__":
+    main()
