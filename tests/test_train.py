@@ -82,6 +82,44 @@ def test_the_log_and_rmse_batch_losses_weigh_each_sample_by_its_own_error(batch_
         np.testing.assert_allclose(np.asarray(a + b), np.asarray(w), rtol=1e-4, atol=1e-6)
 
 
+def test_detail_weights_are_one_on_flat_colour_and_largest_at_a_small_feature():
+    """``detail_weights``: 1 wherever the target is locally flat (background, the inside of a large
+    patch), ``1 + strength`` at the sharpest feature — here a single dark pixel inside a yellow square."""
+    from nca_zoo.train.step import detail_weights
+
+    target = np.zeros((24, 24, 4), np.float32)
+    target[4:20, 4:20] = (1.0, 0.8, 0.2, 1.0)
+    target[12, 12] = (0.1, 0.1, 0.1, 1.0)
+    weights = np.asarray(detail_weights(jnp.asarray(target), 8.0))[..., 0]
+    assert weights.shape == (24, 24)
+    assert weights[0, 0] == pytest.approx(1.0) and weights[8, 17] == pytest.approx(1.0)  # flat: 2 cells in
+    assert weights.max() == pytest.approx(9.0) and np.unravel_index(weights.argmax(), weights.shape) == (12, 12)
+    flat = np.asarray(detail_weights(jnp.full((8, 8, 4), 0.5), 8.0))[..., 0]  # the zero padding makes an edge
+    assert flat[0, 0] == pytest.approx(9.0) and flat[4, 4] == pytest.approx(1.0)
+
+
+def test_detail_weight_moves_the_gradient_but_not_the_logged_loss():
+    """``detail_weight`` changes what the gradient follows (the target's details weigh more) while the
+    logged loss stays the plain MSE; 0 is the article's loss exactly."""
+    from nca_zoo.train.step import loss_and_grads
+
+    mc = NCAConfig()
+    target = jnp.asarray(grid_target("smiley", 12, 4))
+    params = init_state(mc, tiny()).params
+    params = jax.tree.map(lambda x: x + 0.01 * jax.random.normal(jax.random.PRNGKey(3), x.shape), params)
+    batch = jax.random.uniform(jax.random.PRNGKey(4), (4, 20, 20, 16))
+    key, n = jax.random.PRNGKey(5), jnp.asarray(8)
+    plain = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=tiny())
+    zero = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=tiny(detail_weight=0.0))
+    weighted = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=tiny(detail_weight=8.0))
+    assert float(weighted[0]) == pytest.approx(float(plain[0]), rel=1e-6) and float(plain[0]) > 0
+    differs = []
+    for p, z, w in zip(*(jax.tree.leaves(r[2]) for r in (plain, zero, weighted)), strict=True):
+        np.testing.assert_array_equal(np.asarray(z), np.asarray(p))
+        differs.append(not np.allclose(np.asarray(w), np.asarray(p), rtol=1e-2))
+    assert any(differs)
+
+
 def test_variable_step_counts_share_one_compilation_and_the_pool_evolves():
     tc = tiny(iterations=6)
     target = jnp.asarray(grid_target("gecko", 12, 4))
@@ -353,6 +391,8 @@ def test_a_torn_last_metrics_line_is_dropped_on_resume_and_a_torn_middle_line_is
         ("batch_loss", "median", "unknown batch_loss 'median'; choose one of"),
         ("reseed_count", 0, "reseed_count must be a positive integer"),
         ("reseed", "best", "unknown reseed 'best'; choose one of"),
+        ("detail_weight", -1.0, "detail_weight must be 0 or more"),
+        ("detail_weight", float("nan"), "detail_weight must be a finite number"),
         ("reseed_count", 3, r"reseed_count \(3\) \+ damage_count \(0\) must not exceed batch_size \(2\)"),
     ],
 )

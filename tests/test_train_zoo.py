@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import jax
@@ -321,30 +322,11 @@ def test_an_interrupt_keeps_the_completed_iterations_and_resumes_exactly(uninter
         ).read_bytes()
 
 
-def test_the_gpu_script_trains_the_regen_entries_and_packs_them(tmp_path):
-    """training/gpu_finish.sh at tiny sizes on the CPU, as its header says to check it before a device run:
-    by default the three regen entries from random init with the zoo recipe and 3 seeds per batch; with
-    INIT, an entry whose state is there continues it."""
-    tiny = "batch_size=4 min_steps=2 max_steps=3 target_size=8 padding=4 persist.pool_size=8 regen.pool_size=8"
-    env = os.environ | {"CHUNK": "1", "PYTHON": sys.executable, "EXTRA_SETS": tiny + " regen.damage_count=1"}
-
-    def run(work: Path, **settings: str) -> str:
-        done = subprocess.run(
-            ["bash", "training/gpu_finish.sh", str(work)], cwd=ROOT, env=env | settings, capture_output=True, text=True
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "3 of 3 finished" in done.stdout
-        return done.stdout
-
-    packed = tmp_path / "packed"
-    packed.mkdir()
-    out = run(tmp_path / "fresh", ITERS="2", PACK=str(packed))
-    assert out.count("fresh weights") == 3
-    recipe = json.loads((tmp_path / "fresh/zoo/ladybug-regen-16/run.json").read_text())["train_config"]
-    assert recipe["half_cut_fraction"] == 0.5 and recipe["reseed_count"] == 3 and recipe["learning_rate"] == 2e-3
-    names = sorted(p.name for p in packed.glob("*.tgz"))
-    assert names == ["gecko-regen-16.tgz", "ladybug-regen-16.tgz", "smiley-regen-16.tgz", "state.tgz"]
-
+def test_the_gpu_script_runs_every_program_of_its_plan_at_once_and_packs_each(tmp_path):
+    """training/gpu_train.sh at tiny sizes on the CPU, as its header says to check a plan before a device
+    run: each line is its own train-zoo program with its own recipe (a line's settings reach its run.json,
+    the defaults the others), a line's --init continues the state there, and each comes back as TAG.tgz."""
+    tiny = "batch_size=4 min_steps=2 max_steps=3 target_size=8 padding=4 regen.pool_size=8 regen.damage_count=1"
     states = tmp_path / "states"
     states.mkdir()
     tc = preset("regen", pool_size=8)
@@ -352,5 +334,29 @@ def test_the_gpu_script_trains_the_regen_entries_and_packs_them(tmp_path):
     save_snapshot(
         states / "smiley-regen-16.safetensors", start, model_config=NCAConfig(), train_config=tc, target="smiley"
     )
-    out = run(tmp_path / "continued", ITERS="3", INIT=str(states))
-    assert "smiley-regen-16: snapshot" in out and "gecko-regen-16: fresh weights" in out
+    plan = tmp_path / "plan.txt"
+    plan.write_text(
+        "# a comment, then a blank line\n\n"
+        "weighted  gecko:regen,smiley:regen  --set regen.detail_weight=4 --set regen.reseed_count=2\n"
+        f"continued smiley:regen  --init {states}\n"
+    )
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    env = os.environ | {"CHUNK": "1", "ITERS": "2", "PYTHON": sys.executable, "EXTRA_SETS": tiny}
+    env |= {"PLAN": str(plan), "PACK": str(packed)}
+    work = tmp_path / "work"
+    script = ["bash", "training/gpu_train.sh", str(work)]
+    done = subprocess.run(script, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "== weighted: exit 0, 2 finished" in done.stdout and "== continued: exit 0, 1 finished" in done.stdout
+    assert "smiley-regen-16: snapshot" in done.stdout and "gecko-regen-16: fresh weights" in done.stdout
+
+    def recipe(tag: str, name: str) -> dict:
+        return json.loads((work / tag / "zoo" / name / "run.json").read_text())["train_config"]
+
+    assert recipe("weighted", "gecko-regen-16")["detail_weight"] == 4.0
+    assert recipe("weighted", "smiley-regen-16")["reseed_count"] == 2
+    assert recipe("continued", "smiley-regen-16")["detail_weight"] == 0.0
+    assert sorted(p.name for p in packed.iterdir()) == ["continued.tgz", "weighted.tgz"]
+    with tarfile.open(packed / "weighted.tgz") as archive:
+        assert "weighted/zoo/gecko-regen-16/model.safetensors" in archive.getnames()

@@ -45,6 +45,12 @@ class TrainConfig:
     batch's worst and goes back to the seed, so the pool never trains the later part of a long healing
     (smiley's eye after a half cut: training/README.md, session 28); under ``"random"`` it stays and
     heals on.
+
+    ``detail_weight`` weighs each pixel's error in the gradient by ``1 + detail_weight · detail``, where
+    ``detail`` (0…1) is how far the target's pixel is from its 5×5 neighbourhood's mean (:func:`nca_zoo.train.step.
+    detail_weights`): small features — smiley's eyes, the ladybug's spots — and outlines count more. Distill
+    weighs every pixel alike (0.0). An eye is ~1/250 of the grid, so a model that regrows a face without it
+    loses little of the mean (training/README.md, session 31); the logged loss stays the plain MSE.
     """
 
     experiment: str = "regen"
@@ -64,6 +70,7 @@ class TrainConfig:
     batch_loss: str = "mean"
     reseed_count: int = 1
     reseed: str = "worst"
+    detail_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.experiment not in EXPERIMENTS:
@@ -84,7 +91,7 @@ class TrainConfig:
             object.__setattr__(self, name, int(value))
         if self.seed >= 2**32:
             raise ValueError(f"TrainConfig.seed must be below 2**32, got {self.seed}")
-        for name in ("learning_rate", "decayed_learning_rate", "half_cut_fraction"):
+        for name in ("learning_rate", "decayed_learning_rate", "half_cut_fraction", "detail_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise ValueError(f"TrainConfig.{name} must be a finite number, got {value!r}")
@@ -105,6 +112,8 @@ class TrainConfig:
             )
         if self.damage_count and not self.pool_size:
             raise ValueError("damage needs a sample pool (pool_size > 0)")
+        if self.detail_weight < 0:
+            raise ValueError(f"TrainConfig.detail_weight must be 0 or more, got {self.detail_weight}")
         if not 0.0 <= self.half_cut_fraction <= 1.0:
             raise ValueError(f"half_cut_fraction must be in [0, 1], got {self.half_cut_fraction}")
 
@@ -182,7 +191,7 @@ def plain_overrides(items: Sequence[str]) -> dict[str, Any]:
 #: learned. Budget, learning rates (recorded as the rates actually used) and seed are left to the segment.
 RECIPE_SETTINGS = (
     "batch_size", "pool_size", "damage_count", "half_cut_fraction", "min_steps", "max_steps",
-    "target_size", "padding", "batch_loss", "reseed_count", "reseed",
+    "target_size", "padding", "batch_loss", "reseed_count", "reseed", "detail_weight",
 )  # fmt: skip
 
 

@@ -48,6 +48,19 @@ def per_sample_loss(states: jax.Array, target: jax.Array) -> jax.Array:
     return model.rgba_mse(states, target)
 
 
+def detail_weights(target: jax.Array, strength: float) -> jax.Array:
+    """Per-pixel loss weights ``1 + strength · detail`` (H,W,1) for ``TrainConfig.detail_weight``.
+
+    ``detail`` is the distance (over RGBA) of each target pixel from the mean of its zero-padded 5×5
+    neighbourhood, divided by its maximum: ~0 on flat colour and background, 1 at the sharpest feature.
+    """
+    padded = jnp.pad(target, ((2, 2), (2, 2), (0, 0)))
+    h, w = target.shape[:2]
+    local_mean = sum(padded[i : i + h, j : j + w] for i in range(5) for j in range(5)) / 25.0
+    detail = jnp.sqrt(jnp.sum(jnp.square(target - local_mean), axis=-1, keepdims=True))
+    return 1.0 + strength * detail / jnp.maximum(jnp.max(detail), 1e-12)
+
+
 def init_state(model_config: NCAConfig, train_config: TrainConfig, params: Any = None) -> TrainState:
     key = jax.random.PRNGKey(train_config.seed)
     key, init_key = jax.random.split(key)
@@ -199,7 +212,8 @@ def loss_and_grads(
 ) -> tuple[jax.Array, jax.Array, Any]:
     """Roll ``batch`` out for ``n_steps`` and differentiate the recipe's batch loss:
     ``(loss, final, grads)``, ``loss`` always the mean MSE (what the metrics log) and ``grads``
-    those of ``train_config.batch_loss`` (the mean MSE, the mean log-MSE or the mean RMSE).
+    those of ``train_config.batch_loss`` (the mean MSE, the mean log-MSE or the mean RMSE) of each sample's
+    MSE, weighted per pixel by :func:`detail_weights` where ``train_config.detail_weight`` is set.
 
     With ``rows`` (see :func:`_variable_rollout`) ``batch`` is one shard of a global batch and the
     loss is this shard's share of the global mean (sum over its samples / global batch size), so
@@ -213,7 +227,11 @@ def loss_and_grads(
             p, batch, key, n_steps, model_config, train_config.max_steps, rows, step_fn, path, precision, remat
         )
         losses = per_sample_loss(final, target)
-        pulled = _PULLED[train_config.batch_loss](losses)
+        weighted = losses
+        if train_config.detail_weight:
+            weights = detail_weights(target, train_config.detail_weight)
+            weighted = jnp.mean(weights * jnp.square(model.to_rgba(final) - target), axis=(-3, -2, -1))
+        pulled = _PULLED[train_config.batch_loss](weighted)
         return share(pulled), (final, share(losses))
 
     (_, (final, loss)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)

@@ -283,10 +283,11 @@ def zoo_step(
         n_steps = _vmapped(draw_steps, train_config=tc)(keys)
         sampled.append((keys, idx, batch, n_steps))
 
-    # One rollout per (batch shape, step range, batch loss): the three presets share it.
+    # One rollout per (batch shape, step range, loss): the three presets share it.
     rollout_groups: dict[tuple, list[int]] = {}
     for g, tc in enumerate(recipes):
-        rollout_groups.setdefault((sampled[g][2].shape[1:], tc.min_steps, tc.max_steps, tc.batch_loss), []).append(g)
+        shared = (sampled[g][2].shape[1:], tc.min_steps, tc.max_steps, tc.batch_loss, tc.detail_weight)
+        rollout_groups.setdefault(shared, []).append(g)
     results: dict[int, tuple[jax.Array, jax.Array, Any]] = {}
 
     def cat(arrays: Sequence[jax.Array]) -> jax.Array:
