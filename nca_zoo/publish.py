@@ -55,6 +55,10 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _short_text(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 40 and value.isprintable()
+
+
 def _final_loss(run_dir: Path, iterations: int) -> float | None:
     """Mean loss of the last 100 iterations up to ``iterations`` (a run stopped after its last checkpoint
     logged iterations the weights do not include, which are left out)."""
@@ -84,6 +88,7 @@ def entry_for_run(
     chain = chain_of_run(run_dir, iterations)  # this run (every session of it, if resumed) is the last
     this_run = chain[-1]
     total_iterations, total_wall_time = lineage.totals(chain)
+    recorded_jax = json.loads((run_dir / "run.json").read_text()).get("jax_version")
     return ZooEntry(
         name=name,
         target=target,
@@ -103,7 +108,7 @@ def entry_for_run(
             "hardware": this_run.hardware or hardware(),  # where it trained; else (not recorded) this machine
             "final_loss": _final_loss(run_dir, iterations),
             "nca_zoo_version": __version__,
-            "jax_version": jax.__version__,
+            "jax_version": recorded_jax if _short_text(recorded_jax) else jax.__version__,  # where it trained
             "date": datetime.date.today().isoformat(),
         },
         metrics={key: _finite(value) for key, value in metrics.items()},

@@ -162,10 +162,19 @@ def test_cut_and_heal_probes_cuts_on_the_protocols_own_rollouts(gecko_metrics, t
     for bad in ("half:middle", "disc:1,2", "disc:99,2,3", "plane:1"):
         with pytest.raises(Exception, match="half:SIDE .* or disc:ROW,COL,RADIUS"):
             probe.parse_cut(bad)
+    # inside the cut: 0 for a pattern equal to its target, the patch's own error for one filled with colour
+    state = np.zeros((1, 72, 72, 16), np.float32)
+    state[..., :4] = np.asarray(gecko.target)
+    assert probe.mse_inside(state, gecko.target, disc) == pytest.approx([0.0])
+    patched = state.copy()
+    erased = np.asarray(model.damage_mask(None, state.shape, **disc))[0, ..., 0] > 0
+    patched[0, erased, :4] = 1.0
+    expected = np.square(1.0 - np.asarray(gecko.target)[erased]).mean()
+    assert probe.mse_inside(patched, gecko.target, disc) == pytest.approx([expected], rel=1e-5) and expected > 0.1
     png = tmp_path / "cuts.png"
     probe.main(["gecko", "--cut", "disc:36,36,10", "--cut", "half:top", "--heal", "20", "--png", str(png)])
     out = capsys.readouterr().out
-    assert "disc at (0.01, 0.01)" in out and "half top" in out and png.exists()
+    assert "disc at (0.01, 0.01)" in out and "half top" in out and "inside the cut" in out and png.exists()
     from PIL import Image
 
     width, height = Image.open(png).size

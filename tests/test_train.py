@@ -525,17 +525,20 @@ def test_a_chain_of_runs_records_its_lineage_in_every_file_it_writes(tmp_path, c
 
 
 def test_a_run_records_the_machine_it_trained_on_for_the_card(tmp_path, counting_step, monkeypatch):
-    """A run trained on one machine (a GPU) and registered on another (the CPU) names where it trained, and a
-    chain that changed machines says which run ran where; resuming on another machine is allowed."""
-    from nca_zoo.machine import hardware
+    """A run trained on one machine (a GPU, under another JAX) and registered on another (the CPU) names where
+    and under which JAX it trained, and a chain that changed machines says which run ran where; resuming on
+    another machine is allowed."""
+    from nca_zoo.machine import hardware, machine_record
     from nca_zoo.publish import entry_for_run
     from nca_zoo.train import lineage
 
     target = micro_target()
-    monkeypatch.setattr(loop, "hardware", lambda: "1× NVIDIA H200 (gpu)")
+    gpu = {"hardware": "1× NVIDIA H200 (gpu)", "jax_version": "0.11.2"}
+    monkeypatch.setattr(loop, "machine_record", lambda: gpu)
     loop.train(target, tmp_path / "a", train_config=micro(iterations=2), progress=False)
-    assert json.loads((tmp_path / "a" / "run.json").read_text())["hardware"] == "1× NVIDIA H200 (gpu)"
-    monkeypatch.setattr(loop, "hardware", hardware)  # registered (and continued) here, on the CPU
+    record = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert {key: record[key] for key in gpu} == gpu
+    monkeypatch.setattr(loop, "machine_record", machine_record)  # registered (and continued) here, on the CPU
     params, _ = load_weights(tmp_path / "a" / "model.safetensors")
     before = loop.start_lineage(tmp_path / "a" / "model.safetensors")
     assert before[0].hardware == "1× NVIDIA H200 (gpu)"
@@ -544,6 +547,7 @@ def test_a_run_records_the_machine_it_trained_on_for_the_card(tmp_path, counting
         iterations=2, sha256="0" * 64, metrics={},
     )  # fmt: skip
     assert entry.training["hardware"] == "1× NVIDIA H200 (gpu)" != hardware()
+    assert entry.training["jax_version"] == "0.11.2" != jax.__version__
     loop.train(
         target, tmp_path / "b", train_config=micro(iterations=1), init_params=params, lineage=before, progress=False
     )

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from nca_zoo import render
 from nca_zoo.config import NCAConfig
-from nca_zoo.machine import hardware
+from nca_zoo.machine import MACHINE_KEYS, machine_record
 from nca_zoo.train import lineage as lineage_
 from nca_zoo.train.checkpoint import Checkpoints, is_finite
 from nca_zoo.train.recipe import TrainConfig, departures, weights_provenance
@@ -79,7 +79,7 @@ def _run_record(model_config: NCAConfig, train_config: TrainConfig, target_name:
         "model_config": model_config.to_dict(),
         "train_config": train_config.to_dict(),
         "target": target_name,
-        "hardware": hardware(),
+        **machine_record(),
     }
 
 
@@ -87,7 +87,7 @@ def _identity(record: dict[str, Any]) -> dict[str, Any]:
     """A run's identity: its settings except those a resumed run may change (:data:`RESUMABLE`, the
     checkpoint interval), the lineage it records (a resumed run keeps its own) and the machine (a run may
     resume on another)."""
-    record = {k: v for k, v in record.items() if k not in (lineage_.METADATA_KEY, "checkpoint_every", "hardware")}
+    record = {k: v for k, v in record.items() if k not in (lineage_.METADATA_KEY, "checkpoint_every", *MACHINE_KEYS)}
     return {**record, "train_config": {k: v for k, v in record["train_config"].items() if k not in RESUMABLE}}
 
 

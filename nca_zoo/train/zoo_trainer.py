@@ -68,7 +68,7 @@ from tqdm.auto import tqdm
 
 from nca_zoo import model
 from nca_zoo.config import NCAConfig
-from nca_zoo.machine import hardware
+from nca_zoo.machine import MACHINE_KEYS, machine_record
 from nca_zoo.targets import EMOJI, grid_target, resolve_name
 from nca_zoo.train import lineage
 from nca_zoo.train.loop import SNAPSHOT_NAME, learning_rate, lineage_metadata, start_lineage
@@ -353,7 +353,7 @@ def _run_record(entry: EntrySpec, model_config: NCAConfig, path: str, precision:
         "train_config": entry.train_config.to_dict(),
         "target": entry.target_name,
         "trainer": {"program": "nca-zoo train-zoo", "path": path, "precision": precision},
-        "hardware": hardware(),
+        **machine_record(),
     }
 
 
@@ -488,7 +488,7 @@ def train_zoo(
         for spec, name in zip(entries, names, strict=True):
             run_file = out_dir / name / "run.json"
             stored = json.loads(run_file.read_text()) if run_file.exists() else None
-            unchecked = (lineage.METADATA_KEY, "hardware")  # a zoo may resume on another machine
+            unchecked = (lineage.METADATA_KEY, *MACHINE_KEYS)  # a zoo may resume on another machine
             same = stored is not None and {k: v for k, v in stored.items() if k not in unchecked} == {
                 k: v for k, v in _run_record(spec, model_config, path, precision).items() if k not in unchecked
             }
