@@ -432,7 +432,8 @@ def damage_mask(
     """1 where cells are erased, (B,H,W,1) float. Coordinates span [-1, 1] across the grid.
 
     ``disc`` draws, per batch element, a centre in [-0.5, 0.5]² and a radius in [0.1, 0.4]
-    (the Distill regeneration training damage) unless ``center``/``radius`` fix them; ``square``
+    (the Distill regeneration training damage) unless ``center``/``radius`` fix them (``center``: two
+    numbers, or two arrays of one number per batch element); ``square``
     is the same with a square; ``half`` erases the ``side`` half (left/right/top/bottom); ``plane``
     erases, per batch element, a random half-plane: the cells with x·cos θ + y·sin θ > d for θ
     uniform in [0, 2π) and d uniform in [-0.2, 0.2] (the zoo's regen recipe adds it to the discs).
@@ -460,8 +461,8 @@ def damage_mask(
     k_center, k_radius = jax.random.split(key) if key is not None else (None, None)
     if center is None:
         cy, cx = jax.random.uniform(k_center, (2, b, 1, 1), minval=-0.5, maxval=0.5)
-    else:
-        cy, cx = (jnp.full((b, 1, 1), v, jnp.float32) for v in center)
+    else:  # one centre for all, or one per batch element
+        cy, cx = (jnp.broadcast_to(jnp.reshape(jnp.asarray(v, jnp.float32), (-1, 1, 1)), (b, 1, 1)) for v in center)
     r = jax.random.uniform(k_radius, (b, 1, 1), minval=0.1, maxval=0.4) if radius is None else radius
     dx, dy = (xs - cx) / r, (ys - cy) / r
     inside = (dx * dx + dy * dy < 1.0) if kind == "disc" else (jnp.maximum(abs(dx), abs(dy)) < 1.0)

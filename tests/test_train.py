@@ -98,6 +98,34 @@ def test_detail_weights_are_one_on_flat_colour_and_largest_at_a_small_feature():
     assert flat[0, 0] == pytest.approx(9.0) and flat[4, 4] == pytest.approx(1.0)
 
 
+def test_aimed_discs_are_centred_on_features_inside_the_pattern():
+    """``aimed_disc_fraction``: ``feature_cells`` puts its probability on inner detail (a dark dot inside a
+    yellow square), none on the outline or the background; nearly every aimed disc erases the dot; 0 keeps the
+    article's draws key for key."""
+    from nca_zoo.train.step import damage_samples, feature_cells
+
+    target = np.zeros((40, 40, 4), np.float32)
+    target[6:34, 6:34] = (1.0, 0.8, 0.2, 1.0)
+    target[20, 14] = (0.1, 0.1, 0.1, 1.0)
+    cells = np.asarray(feature_cells(jnp.asarray(target)))
+    assert cells.sum() == pytest.approx(1.0) and cells[20, 14] == cells.max()
+    assert cells[6, 20] == 0 and cells[0, 0] == 0 and cells[:, 30:].sum() < 1e-4  # outline, background, far side
+    states = jnp.ones((64, 40, 40, 16))
+    aimed = np.asarray(
+        damage_samples(states, jax.random.PRNGKey(1), target=jnp.asarray(target), aimed_disc_fraction=1.0)
+    )
+    assert (aimed[:, 20, 14, 3] == 0).mean() > 0.9  # centred within 2 cells of the dot, radius ≥ 2 cells
+    uniform = np.asarray(damage_samples(states, jax.random.PRNGKey(1)))
+    assert (uniform[:, 20, 14, 3] == 0).mean() < 0.6
+    article = np.asarray(nca_zoo.model.damage(states, jax.random.PRNGKey(1), kind="disc"))
+    np.testing.assert_array_equal(uniform, article)
+    flat = np.zeros((40, 40, 4), np.float32)
+    flat[6:34, 6:34] = 1.0  # no inner detail: any opaque cell
+    assert np.asarray(feature_cells(jnp.asarray(flat)))[6:34, 6:34].min() > 0
+    with pytest.raises(ValueError, match="aimed discs need the target"):
+        damage_samples(states, jax.random.PRNGKey(1), aimed_disc_fraction=0.5)
+
+
 def test_detail_weight_moves_the_gradient_but_not_the_logged_loss():
     """``detail_weight`` changes what the gradient follows (the target's details weigh more) while the
     logged loss stays the plain MSE; 0 is the article's loss exactly."""
@@ -393,6 +421,7 @@ def test_a_torn_last_metrics_line_is_dropped_on_resume_and_a_torn_middle_line_is
         ("reseed", "best", "unknown reseed 'best'; choose one of"),
         ("detail_weight", -1.0, "detail_weight must be 0 or more"),
         ("detail_weight", float("nan"), "detail_weight must be a finite number"),
+        ("aimed_disc_fraction", 1.5, r"aimed_disc_fraction must be in \[0, 1\]"),
         ("reseed_count", 3, r"reseed_count \(3\) \+ damage_count \(0\) must not exceed batch_size \(2\)"),
     ],
 )

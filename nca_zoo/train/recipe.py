@@ -51,6 +51,12 @@ class TrainConfig:
     detail_weights`): small features — smiley's eyes, the ladybug's spots — and outlines count more. Distill
     weighs every pixel alike (0.0). An eye is ~1/250 of the grid, so a model that regrows a face without it
     loses little of the mean (training/README.md, session 31); the logged loss stays the plain MSE.
+
+    ``aimed_disc_fraction`` is the probability that a damaging disc is centred on a feature inside the
+    pattern — a cell drawn with probability ∝ the target's detail where the target is opaque all around
+    (:func:`nca_zoo.train.step.feature_cells`: eyes, mouth, spots; not the outline) — instead of uniformly
+    in the middle of the grid (Distill, 0.0). Uniform discs mostly cut an eye together with much of the
+    face; an aimed one takes the eye and leaves the face around it to regrow it from.
     """
 
     experiment: str = "regen"
@@ -71,6 +77,7 @@ class TrainConfig:
     reseed_count: int = 1
     reseed: str = "worst"
     detail_weight: float = 0.0
+    aimed_disc_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if self.experiment not in EXPERIMENTS:
@@ -91,7 +98,8 @@ class TrainConfig:
             object.__setattr__(self, name, int(value))
         if self.seed >= 2**32:
             raise ValueError(f"TrainConfig.seed must be below 2**32, got {self.seed}")
-        for name in ("learning_rate", "decayed_learning_rate", "half_cut_fraction", "detail_weight"):
+        real_numbers = ("learning_rate", "decayed_learning_rate", "half_cut_fraction", "detail_weight")
+        for name in (*real_numbers, "aimed_disc_fraction"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise ValueError(f"TrainConfig.{name} must be a finite number, got {value!r}")
@@ -114,8 +122,9 @@ class TrainConfig:
             raise ValueError("damage needs a sample pool (pool_size > 0)")
         if self.detail_weight < 0:
             raise ValueError(f"TrainConfig.detail_weight must be 0 or more, got {self.detail_weight}")
-        if not 0.0 <= self.half_cut_fraction <= 1.0:
-            raise ValueError(f"half_cut_fraction must be in [0, 1], got {self.half_cut_fraction}")
+        for name in ("half_cut_fraction", "aimed_disc_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
     @property
     def grid_size(self) -> int:
@@ -192,6 +201,7 @@ def plain_overrides(items: Sequence[str]) -> dict[str, Any]:
 RECIPE_SETTINGS = (
     "batch_size", "pool_size", "damage_count", "half_cut_fraction", "min_steps", "max_steps",
     "target_size", "padding", "batch_loss", "reseed_count", "reseed", "detail_weight",
+    "aimed_disc_fraction",
 )  # fmt: skip
 
 

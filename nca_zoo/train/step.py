@@ -48,17 +48,35 @@ def per_sample_loss(states: jax.Array, target: jax.Array) -> jax.Array:
     return model.rgba_mse(states, target)
 
 
+def _local_detail(target: jax.Array) -> jax.Array:
+    """Each target pixel's distance (over RGBA) from the mean of its zero-padded 5×5 neighbourhood (H,W)."""
+    padded = jnp.pad(target, ((2, 2), (2, 2), (0, 0)))
+    h, w = target.shape[:2]
+    local_mean = sum(padded[i : i + h, j : j + w] for i in range(5) for j in range(5)) / 25.0
+    return jnp.sqrt(jnp.sum(jnp.square(target - local_mean), axis=-1))
+
+
 def detail_weights(target: jax.Array, strength: float) -> jax.Array:
     """Per-pixel loss weights ``1 + strength · detail`` (H,W,1) for ``TrainConfig.detail_weight``.
 
     ``detail`` is the distance (over RGBA) of each target pixel from the mean of its zero-padded 5×5
     neighbourhood, divided by its maximum: ~0 on flat colour and background, 1 at the sharpest feature.
     """
-    padded = jnp.pad(target, ((2, 2), (2, 2), (0, 0)))
+    detail = _local_detail(target)
+    return (1.0 + strength * detail / jnp.maximum(jnp.max(detail), 1e-12))[..., None]
+
+
+def feature_cells(target: jax.Array) -> jax.Array:
+    """Where ``TrainConfig.aimed_disc_fraction`` centres its discs: a probability per cell (H,W), ∝ the
+    target's local detail among the cells whose whole 5×5 neighbourhood is opaque (features inside the
+    pattern, not its outline); uniform over the opaque cells for a target without inner detail."""
     h, w = target.shape[:2]
-    local_mean = sum(padded[i : i + h, j : j + w] for i in range(5) for j in range(5)) / 25.0
-    detail = jnp.sqrt(jnp.sum(jnp.square(target - local_mean), axis=-1, keepdims=True))
-    return 1.0 + strength * detail / jnp.maximum(jnp.max(detail), 1e-12)
+    opaque = jnp.pad(target[..., 3] > 0.99, 2)
+    inside = jnp.stack([opaque[i : i + h, j : j + w] for i in range(5) for j in range(5)]).all(axis=0)
+    weight = jnp.where(inside, _local_detail(target), 0.0)
+    fallback = jnp.where(target[..., 3] > 0.1, 1.0, 0.0)
+    weight = jnp.where(weight.sum() > 0, weight, fallback)
+    return weight / jnp.maximum(weight.sum(), 1e-12)
 
 
 def init_state(model_config: NCAConfig, train_config: TrainConfig, params: Any = None) -> TrainState:
@@ -123,17 +141,40 @@ def sample_batch(
         batch = batch.at[: tc.reseed_count].set(seed)
     if tc.damage_count:
         tail = batch[-tc.damage_count :]
-        batch = batch.at[-tc.damage_count :].set(damage_samples(tail, keys.damage, tc.half_cut_fraction))
+        damaged = damage_samples(
+            tail, keys.damage, tc.half_cut_fraction, target=target, aimed_disc_fraction=tc.aimed_disc_fraction
+        )
+        batch = batch.at[-tc.damage_count :].set(damaged)
     return idx, batch
 
 
-def damage_samples(states: jax.Array, key: jax.Array, half_cut_fraction: float = 0.0) -> jax.Array:
+def damage_samples(
+    states: jax.Array,
+    key: jax.Array,
+    half_cut_fraction: float = 0.0,
+    *,
+    target: jax.Array | None = None,
+    aimed_disc_fraction: float = 0.0,
+) -> jax.Array:
     """The recipe's damage: a random disc per sample (Distill), or with probability
-    ``half_cut_fraction`` a random half-plane instead (the zoo's regen recipe)."""
-    if not half_cut_fraction:
+    ``half_cut_fraction`` a random half-plane instead (the zoo's regen recipe); with probability
+    ``aimed_disc_fraction`` a disc is centred on a feature of ``target`` (:func:`feature_cells`)."""
+    if not half_cut_fraction and not aimed_disc_fraction:
         return model.damage(states, key, kind="disc")  # the article's draws, key for key
     k_disc, k_plane, k_choice = jax.random.split(key, 3)
     disc = model.damage_mask(k_disc, states.shape, kind="disc")
+    if aimed_disc_fraction:
+        if target is None:
+            raise ValueError("aimed discs need the target")
+        b, h, w = states.shape[:3]
+        k_cell, k_radius, k_aim = jax.random.split(jax.random.fold_in(k_disc, 1), 3)
+        cell = jax.random.choice(k_cell, h * w, (b,), p=feature_cells(target).ravel())
+        center = ((cell // w) * 2.0 / (h - 1) - 1.0, (cell % w) * 2.0 / (w - 1) - 1.0)
+        radius = jax.random.uniform(k_radius, (b, 1, 1), minval=0.1, maxval=0.4)
+        aimed = model.damage_mask(None, states.shape, kind="disc", center=center, radius=radius)
+        disc = jnp.where(jax.random.uniform(k_aim, (b, 1, 1, 1)) < aimed_disc_fraction, aimed, disc)
+    if not half_cut_fraction:
+        return states * (1.0 - disc)
     plane = model.damage_mask(k_plane, states.shape, kind="plane")
     use_plane = jax.random.uniform(k_choice, (states.shape[0], 1, 1, 1)) < half_cut_fraction
     return states * (1.0 - jnp.where(use_plane, plane, disc))
