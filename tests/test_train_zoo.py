@@ -148,6 +148,28 @@ def test_a_zoo_entry_follows_train_step(uninterrupted):
         np.testing.assert_allclose(a, np.asarray(b), rtol=0, atol=1e-5)
 
 
+def test_entries_with_a_weighted_loss_and_aimed_discs_follow_train_step_beside_one_without(tmp_path):
+    """``detail_weight`` and ``aimed_disc_fraction`` on the regen entry only: it still equals ``train_step``
+    alone with that recipe, and the persist entry, whose rollouts would otherwise share its vmapped loss,
+    keeps the plain one (equal to its own ``train_step``)."""
+    out = tmp_path / "zoo"
+    extra = ["--set=regen.detail_weight=4", "--set=regen.aimed_disc_fraction=0.5"]
+    assert _train_zoo("smiley:persist", "fish:regen", "--out", str(out), *SETS, *extra) == 0
+    tiny = dict(iterations=4, batch_size=4, min_steps=3, max_steps=5, target_size=8, padding=4, pool_size=8)
+    recipes = {
+        "fish-regen-16": preset("regen", **tiny, damage_count=1, detail_weight=4.0, aimed_disc_fraction=0.5),
+        "smiley-persist-16": preset("persist", **tiny),
+    }
+    for name, tc in recipes.items():
+        target = jnp.asarray(grid_target(name.split("-")[0], 8, 4))
+        state = init_state(NCAConfig(), tc)
+        for _ in range(4):
+            state, _ = train_step(state, target, model_config=NCAConfig(), train_config=tc)
+        params, _ = load_weights(out / name / "model.safetensors")
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(state.params), strict=True):
+            np.testing.assert_allclose(a, np.asarray(b), rtol=0, atol=1e-5)
+
+
 def test_entries_and_overrides():
     zoo = zoo_trainer.parse_entries(["all"])
     assert len(zoo) == 30 and len({e.name(NCAConfig()) for e in zoo}) == 30
