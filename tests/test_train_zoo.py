@@ -170,6 +170,29 @@ def test_entries_with_a_weighted_loss_and_aimed_discs_follow_train_step_beside_o
             np.testing.assert_allclose(a, np.asarray(b), rtol=0, atol=1e-5)
 
 
+def test_seeds_of_one_entry_train_side_by_side_each_as_train_step_with_its_seed(tmp_path):
+    """``fish:regen@1 fish:regen@2``: two run folders named by seed in one program, each equal to
+    ``train_step`` alone from its own seed (so they differ), each recording its seed for registration."""
+    out = tmp_path / "seeds"
+    assert _train_zoo("fish:regen@1", "fish:regen@2", "--out", str(out), *SETS) == 0
+    tiny = dict(iterations=4, batch_size=4, min_steps=3, max_steps=5, target_size=8, padding=4, pool_size=8)
+    trained = []
+    for seed in (1, 2):
+        run = out / f"fish-regen-16-seed{seed}"
+        assert json.loads((run / "run.json").read_text())["train_config"]["seed"] == seed
+        tc = preset("regen", **tiny, damage_count=1, seed=seed)
+        state = init_state(NCAConfig(), tc)
+        for _ in range(4):
+            state, _ = train_step(
+                state, jnp.asarray(grid_target("fish", 8, 4)), model_config=NCAConfig(), train_config=tc
+            )
+        params, _ = load_weights(run / "model.safetensors")
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(state.params), strict=True):
+            np.testing.assert_allclose(a, np.asarray(b), rtol=0, atol=1e-5)
+        trained.append(params)
+    assert not np.allclose(jax.tree.leaves(trained[0])[0], jax.tree.leaves(trained[1])[0])
+
+
 def test_entries_and_overrides():
     zoo = zoo_trainer.parse_entries(["all"])
     assert len(zoo) == 30 and len({e.name(NCAConfig()) for e in zoo}) == 30
@@ -177,9 +200,13 @@ def test_entries_and_overrides():
     assert [e.name(NCAConfig()) for e in entries] == ["butterfly-regen-16", "gecko-grow-16"]
     assert entries[0].train_config == preset("regen", iterations=9, pool_size=64, seed=3)
     assert entries[1].train_config == preset("grow", iterations=9, seed=3)
-    for bad in (["gecko"], ["gecko:shrink"], []):
+    for bad in (["gecko"], ["gecko:shrink"], [], ["gecko:grow@x"], ["gecko:grow@"], ["gecko@1"]):
         with pytest.raises(ValueError):
             zoo_trainer.parse_entries(bad)
+    seeds = zoo_trainer.parse_entries(["gecko:regen@4", "gecko:regen@0", "gecko:regen"], seed=2)
+    assert [e.name(NCAConfig()) for e in seeds] == ["gecko-regen-16-seed4", "gecko-regen-16-seed0", "gecko-regen-16"]
+    assert [e.train_config.seed for e in seeds] == [4, 0, 2]
+    assert [zoo_trainer.EntrySpec.from_dict(e.to_dict()) for e in seeds] == seeds  # the manifest keeps the names
     for bad in (["pool_size"], ["shrink.pool_size=3"], ["experiment=grow"], ["nope=1"], ["batch_size=x"]):
         with pytest.raises(ValueError, match="bad recipe override"):
             zoo_trainer.parse_entries(["gecko:grow"], bad)

@@ -107,33 +107,47 @@ class EntrySpec:
     train_config: TrainConfig
     #: The recipe keys ``--set`` gave explicitly (not stored: only what continuing a snapshot may not change).
     explicit: frozenset[str] = dataclasses.field(default=frozenset(), compare=False)
+    #: Given as ``TARGET:EXPERIMENT@SEED``: the seed is part of the name, so seeds of one entry train side by side.
+    seeded: bool = False
 
     def name(self, model_config: NCAConfig) -> str:
-        return f"{self.target_name}-{self.train_config.experiment}-{model_config.channels}"
+        base = f"{self.target_name}-{self.train_config.experiment}-{model_config.channels}"
+        return f"{base}-seed{self.train_config.seed}" if self.seeded else base
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "target_name": self.target_name, "train_config": self.train_config.to_dict()}
+        data = {"target": self.target, "target_name": self.target_name, "train_config": self.train_config.to_dict()}
+        return data | ({"seeded": True} if self.seeded else {})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EntrySpec:
-        return cls(data["target"], data["target_name"], TrainConfig.from_dict(data["train_config"]))
+        train_config = TrainConfig.from_dict(data["train_config"])
+        return cls(data["target"], data["target_name"], train_config, seeded=data.get("seeded", False) is True)
 
 
 def parse_entries(specs: Sequence[str], overrides: Sequence[str] = (), seed: int = 0) -> list[EntrySpec]:
     """Entries from ``TARGET:EXPERIMENT`` strings (``all`` or ``zoo``: the 30-entry zoo), each with
-    ``preset(EXPERIMENT)`` plus the overrides (see :func:`parse_overrides`) and ``seed``."""
+    ``preset(EXPERIMENT)`` plus the overrides (see :func:`parse_overrides`) and ``seed``.
+
+    ``TARGET:EXPERIMENT@SEED`` trains that entry from seed SEED under the name ``<name>-seedSEED``, so
+    several seeds of one entry share the program (one vmapped recipe: a GPU trains K of them for about the
+    price of one) and the best is picked afterwards; ``register_entry.py`` registers it under its plain name."""
     scoped = parse_overrides(overrides)
     expanded = [s for spec in specs for s in (ZOO_SPECS if spec in ("all", "zoo") else (spec,))]
     if not expanded:
         raise ValueError("no entries given: pass TARGET:EXPERIMENT (e.g. gecko:regen) or 'all'")
     entries = []
     for spec in expanded:
-        target, sep, experiment = spec.rpartition(":")
-        if not sep or not target or experiment not in EXPERIMENTS:
-            raise ValueError(f"bad entry {spec!r}: use TARGET:EXPERIMENT, EXPERIMENT one of {', '.join(EXPERIMENTS)}")
+        pair, at, entry_seed = spec.rpartition("@") if "@" in spec.rpartition(":")[2] else (spec, "", "")
+        target, sep, experiment = pair.rpartition(":")
+        if not sep or not target or experiment not in EXPERIMENTS or (at and not entry_seed.isdigit()):
+            raise ValueError(
+                f"bad entry {spec!r}: use TARGET:EXPERIMENT or TARGET:EXPERIMENT@SEED (SEED a whole number), "
+                f"EXPERIMENT one of {', '.join(EXPERIMENTS)}"
+            )
         explicit = {**scoped.get(None, {}), **scoped.get(experiment, {})}
         name = resolve_name(target) or Path(target).stem
-        entries.append(EntrySpec(target, name, preset(experiment, seed=seed, **explicit), frozenset(explicit)))
+        recipe = preset(experiment, seed=int(entry_seed) if at else seed, **explicit)
+        entries.append(EntrySpec(target, name, recipe, frozenset(explicit), seeded=bool(at)))
     return entries
 
 
@@ -718,6 +732,7 @@ With --pools keep (default) the state includes the sample pools and resuming is 
 
 examples:
   nca-zoo train-zoo gecko:regen smiley:grow fish:persist --out runs/zoo
+  nca-zoo train-zoo smiley:regen@0 smiley:regen@1 smiley:regen@2 --out runs/seeds   # 3 seeds, one program
   nca-zoo train-zoo all --out runs/zoo --init ../shared/pretrain --max-minutes 9
   nca-zoo train-zoo --out runs/zoo --max-minutes 9          # resume
   nca-zoo train-zoo gecko:grow --out runs/tiny --set iterations=10 --set target_size=8 --set padding=4
@@ -726,7 +741,11 @@ examples:
 
 def add_arguments(p: Any) -> None:
     """The ``train-zoo`` options on an ``argparse`` parser."""
-    p.add_argument("entries", nargs="*", help="TARGET:EXPERIMENT (e.g. gecko:regen, 🦋:grow, my.png:persist), or 'all'")
+    p.add_argument(
+        "entries",
+        nargs="*",
+        help="TARGET:EXPERIMENT (e.g. gecko:regen, 🦋:grow, my.png:persist), TARGET:EXPERIMENT@SEED, or 'all'",
+    )
     p.add_argument("--out", required=True, help="output folder: one run folder per entry, and state/")
     p.add_argument(
         "--set", action="append", default=[], metavar="[EXPERIMENT.]KEY=VALUE", help="recipe override (repeatable)"
