@@ -126,6 +126,37 @@ def test_aimed_discs_are_centred_on_features_inside_the_pattern():
         damage_samples(states, jax.random.PRNGKey(1), aimed_disc_fraction=0.5)
 
 
+def test_a_cut_in_the_rollout_happens_at_its_step_inside_the_differentiated_steps():
+    """``cut_in_rollout``: the batch is sampled undamaged, and the rollout multiplies the states by the cut's
+    mask right before its step — the same states as stepping by hand and cutting there; the damaged rows'
+    gradient then reaches the steps before the cut. A recipe without damage refuses it."""
+    from nca_zoo import model
+    from nca_zoo.train.step import _rollout_cut, _variable_rollout, rollout_settings, sample_batch, split_keys
+
+    mc = NCAConfig()
+    tc = tiny(cut_in_rollout=True, max_steps=8)
+    target = jnp.asarray(grid_target("smiley", 12, 4))
+    state = init_state(mc, tc)
+    params = jax.tree.map(lambda x: x + 0.02 * jax.random.normal(jax.random.PRNGKey(3), x.shape), state.params)
+    pool = jax.random.uniform(jax.random.PRNGKey(4), state.pool.shape)
+    keys = split_keys(jax.random.PRNGKey(5))
+    _, batch = sample_batch(pool, target, keys, model_config=mc, train_config=tc)
+    assert float(jnp.min(batch[-1, ..., 3])) > 0  # not damaged before the rollout (the pool has no zeros)
+    n = jnp.asarray(7)
+    step, keep = _rollout_cut(batch, target, keys.rollout, n, tc)
+    assert 0 <= int(step) <= 3 and float(keep[:-1].min()) == 1.0 and float(keep[-1].min()) == 0.0
+    cut = (jnp.asarray(2), keep)
+    rolled = _variable_rollout(params, batch, keys.rollout, n, mc, 8, cut=cut)
+    by_hand = batch
+    for i, k in enumerate(jax.random.split(keys.rollout, 8)[:7]):
+        by_hand = by_hand * keep if i == 2 else by_hand
+        by_hand = model.step(params, by_hand, k, config=mc)
+    np.testing.assert_allclose(np.asarray(rolled), np.asarray(by_hand), rtol=1e-5, atol=1e-6)
+    assert rollout_settings(tc) != rollout_settings(tiny()) and rollout_settings(tiny()) == rollout_settings(tiny())
+    with pytest.raises(ValueError, match="cut_in_rollout needs damaged samples"):
+        tiny("persist", cut_in_rollout=True)
+
+
 def test_detail_weight_moves_the_gradient_but_not_the_logged_loss():
     """``detail_weight`` changes what the gradient follows (the target's details weigh more) while the
     logged loss stays the plain MSE; 0 is the article's loss exactly."""
@@ -422,6 +453,7 @@ def test_a_torn_last_metrics_line_is_dropped_on_resume_and_a_torn_middle_line_is
         ("detail_weight", -1.0, "detail_weight must be 0 or more"),
         ("detail_weight", float("nan"), "detail_weight must be a finite number"),
         ("aimed_disc_fraction", 1.5, r"aimed_disc_fraction must be in \[0, 1\]"),
+        ("cut_in_rollout", 1, "cut_in_rollout must be True or False"),
         ("reseed_count", 3, r"reseed_count \(3\) \+ damage_count \(0\) must not exceed batch_size \(2\)"),
     ],
 )

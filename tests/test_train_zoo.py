@@ -148,16 +148,21 @@ def test_a_zoo_entry_follows_train_step(uninterrupted):
         np.testing.assert_allclose(a, np.asarray(b), rtol=0, atol=1e-5)
 
 
-def test_entries_with_a_weighted_loss_and_aimed_discs_follow_train_step_beside_one_without(tmp_path):
-    """``detail_weight`` and ``aimed_disc_fraction`` on the regen entry only: it still equals ``train_step``
-    alone with that recipe, and the persist entry, whose rollouts would otherwise share its vmapped loss,
-    keeps the plain one (equal to its own ``train_step``)."""
+@pytest.mark.parametrize(
+    "settings",
+    [{"detail_weight": 4.0, "aimed_disc_fraction": 0.5}, {"cut_in_rollout": True}],
+    ids=["weighted-aimed", "cut-in-rollout"],
+)
+def test_a_regen_recipe_variant_follows_train_step_beside_a_plain_entry(tmp_path, settings):
+    """``detail_weight`` with ``aimed_disc_fraction``, or ``cut_in_rollout``, on the regen entry only: it still
+    equals ``train_step`` alone with that recipe, and the persist entry, whose rollouts would otherwise share
+    its vmapped loss, keeps the plain loss and no cut (equal to its own ``train_step``)."""
     out = tmp_path / "zoo"
-    extra = ["--set=regen.detail_weight=4", "--set=regen.aimed_disc_fraction=0.5"]
+    extra = [f"--set=regen.{key}={value}" for key, value in settings.items()]
     assert _train_zoo("smiley:persist", "fish:regen", "--out", str(out), *SETS, *extra) == 0
     tiny = dict(iterations=4, batch_size=4, min_steps=3, max_steps=5, target_size=8, padding=4, pool_size=8)
     recipes = {
-        "fish-regen-16": preset("regen", **tiny, damage_count=1, detail_weight=4.0, aimed_disc_fraction=0.5),
+        "fish-regen-16": preset("regen", **tiny, damage_count=1, **settings),
         "smiley-persist-16": preset("persist", **tiny),
     }
     for name, tc in recipes.items():

@@ -57,6 +57,12 @@ class TrainConfig:
     (:func:`nca_zoo.train.step.feature_cells`: eyes, mouth, spots; not the outline) — instead of uniformly
     in the middle of the grid (Distill, 0.0). Uniform discs mostly cut an eye together with much of the
     face; an aimed one takes the eye and leaves the face around it to regrow it from.
+
+    ``cut_in_rollout`` cuts the damaged samples *inside* the differentiated rollout, at a step drawn uniformly
+    in ``[0, n_steps // 2]``, instead of before it (Distill: False). Cut before the rollout, a sample's state
+    at the cut comes from earlier iterations, outside the gradient, so nothing teaches a grown pattern to
+    keep what its regrowth needs (smiley's eye forms only while the growth front passes: training/README.md,
+    session 31); cut inside it, the gradient reaches the steps before the cut.
     """
 
     experiment: str = "regen"
@@ -78,6 +84,7 @@ class TrainConfig:
     reseed: str = "worst"
     detail_weight: float = 0.0
     aimed_disc_fraction: float = 0.0
+    cut_in_rollout: bool = False
 
     def __post_init__(self) -> None:
         if self.experiment not in EXPERIMENTS:
@@ -120,6 +127,10 @@ class TrainConfig:
             )
         if self.damage_count and not self.pool_size:
             raise ValueError("damage needs a sample pool (pool_size > 0)")
+        if not isinstance(self.cut_in_rollout, bool):
+            raise ValueError(f"TrainConfig.cut_in_rollout must be True or False, got {self.cut_in_rollout!r}")
+        if self.cut_in_rollout and not self.damage_count:
+            raise ValueError("cut_in_rollout needs damaged samples (damage_count > 0)")
         if self.detail_weight < 0:
             raise ValueError(f"TrainConfig.detail_weight must be 0 or more, got {self.detail_weight}")
         for name in ("half_cut_fraction", "aimed_disc_fraction"):
@@ -201,7 +212,7 @@ def plain_overrides(items: Sequence[str]) -> dict[str, Any]:
 RECIPE_SETTINGS = (
     "batch_size", "pool_size", "damage_count", "half_cut_fraction", "min_steps", "max_steps",
     "target_size", "padding", "batch_loss", "reseed_count", "reseed", "detail_weight",
-    "aimed_disc_fraction",
+    "aimed_disc_fraction", "cut_in_rollout",
 )  # fmt: skip
 
 

@@ -139,7 +139,7 @@ def sample_batch(
         batch = batch.at[undamaged[: tc.reseed_count]].set(seed)
     else:
         batch = batch.at[: tc.reseed_count].set(seed)
-    if tc.damage_count:
+    if tc.damage_count and not tc.cut_in_rollout:  # cut_in_rollout: cut inside loss_and_grads' rollout
         tail = batch[-tc.damage_count :]
         damaged = damage_samples(
             tail, keys.damage, tc.half_cut_fraction, target=target, aimed_disc_fraction=tc.aimed_disc_fraction
@@ -197,6 +197,7 @@ def _variable_rollout(
     path: str = "auto",
     precision: str = "highest",
     remat: bool | None = None,
+    cut: tuple[jax.Array, jax.Array] | None = None,
 ):
     """``n_steps`` (traced, ≤ max_steps) NCA steps: one compiled program for every step count.
 
@@ -212,6 +213,9 @@ def _variable_rollout(
     ``rows = (offset, global_batch)`` marks ``states`` as rows ``offset …`` of a larger batch (one
     device's shard): each step's update mask is drawn for the whole batch, as one device would,
     and sliced, so a sharded run sees exactly the masks of the unsharded one.
+
+    ``cut = (step, keep)`` multiplies the states by ``keep`` (B,H,W,1) before step ``step``
+    (``TrainConfig.cut_in_rollout``): the damage happens inside the differentiated rollout.
     """
 
     def advance(s, k):
@@ -226,6 +230,8 @@ def _variable_rollout(
 
     def body(s, xs):
         i, k = xs
+        if cut is not None:
+            s = jnp.where(i == cut[0], s * cut[1], s)
         return jax.lax.cond(i < n_steps, lambda s: advance(s, k), lambda s: s, s), None
 
     if remat is None:
@@ -262,10 +268,13 @@ def loss_and_grads(
     and ``remat`` as in :func:`_variable_rollout`.
     """
     share = jnp.mean if rows is None else (lambda values: jnp.sum(values) / rows[1])
+    cut = _rollout_cut(batch, target, key, n_steps, train_config) if train_config.cut_in_rollout else None
+    if cut is not None and rows is not None:
+        raise ValueError("cut_in_rollout does not shard (rows): train it on one device")
 
     def loss_fn(p):
         final = _variable_rollout(
-            p, batch, key, n_steps, model_config, train_config.max_steps, rows, step_fn, path, precision, remat
+            p, batch, key, n_steps, model_config, train_config.max_steps, rows, step_fn, path, precision, remat, cut
         )
         losses = per_sample_loss(final, target)
         weighted = losses
@@ -277,6 +286,29 @@ def loss_and_grads(
 
     (_, (final, loss)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     return loss, final, grads
+
+
+def rollout_settings(train_config: TrainConfig) -> tuple:
+    """What :func:`loss_and_grads` reads of a recipe: entries whose recipes agree here can share one vmapped
+    call of it (the zoo trainer groups them so)."""
+    tc = train_config
+    cut = (tc.damage_count, tc.half_cut_fraction, tc.aimed_disc_fraction) if tc.cut_in_rollout else ()
+    return (tc.min_steps, tc.max_steps, tc.batch_loss, tc.detail_weight, tc.cut_in_rollout, *cut)
+
+
+def _rollout_cut(
+    batch: jax.Array, target: jax.Array, key: jax.Array, n_steps: jax.Array, train_config: TrainConfig
+) -> tuple[jax.Array, jax.Array]:
+    """``(step, keep)`` for ``TrainConfig.cut_in_rollout``: the last ``damage_count`` samples get the recipe's
+    damage (:func:`damage_samples`, its own keys from the rollout key) at a step uniform in ``[0, n_steps // 2]``."""
+    tc = train_config
+    k_mask, k_step = jax.random.split(jax.random.fold_in(key, 1))
+    tail = jnp.ones((tc.damage_count, *batch.shape[1:3], 1), batch.dtype)
+    damaged = damage_samples(
+        tail, k_mask, tc.half_cut_fraction, target=target, aimed_disc_fraction=tc.aimed_disc_fraction
+    )
+    keep = jnp.concatenate([jnp.ones((batch.shape[0] - tc.damage_count, *tail.shape[1:]), batch.dtype), damaged])
+    return jax.random.randint(k_step, (), 0, n_steps // 2 + 1), keep
 
 
 def _floored(losses: jax.Array) -> jax.Array:

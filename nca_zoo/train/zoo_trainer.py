@@ -80,6 +80,7 @@ from nca_zoo.train.step import (
     draw_steps,
     init_state,
     loss_and_grads,
+    rollout_settings,
     sample_batch,
     split_keys,
     write_back,
@@ -297,11 +298,10 @@ def zoo_step(
         n_steps = _vmapped(draw_steps, train_config=tc)(keys)
         sampled.append((keys, idx, batch, n_steps))
 
-    # One rollout per (batch shape, step range, loss): the three presets share it.
+    # One rollout per (batch shape, rollout settings): the three presets share it.
     rollout_groups: dict[tuple, list[int]] = {}
     for g, tc in enumerate(recipes):
-        shared = (sampled[g][2].shape[1:], tc.min_steps, tc.max_steps, tc.batch_loss, tc.detail_weight)
-        rollout_groups.setdefault(shared, []).append(g)
+        rollout_groups.setdefault((sampled[g][2].shape[1:], *rollout_settings(tc)), []).append(g)
     results: dict[int, tuple[jax.Array, jax.Array, Any]] = {}
 
     def cat(arrays: Sequence[jax.Array]) -> jax.Array:
