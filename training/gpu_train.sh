@@ -18,6 +18,9 @@
 #                                                       # snapshots/NNNNNN.safetensors to a carried folder as
 #                                                       # <name>.safetensors and add --init FOLDER to its line
 #
+# What comes back is at most 8 files of 16 MiB: a snapshot is ~100 KB, so keep lines × entries × snapshots
+# within that (4 entries on a line: CHUNK=200).
+#
 # Measured on one H200 (session 30): one program of 3 regen entries took 0.060 s per iteration (dense
 # path, float32), so 8,000 iterations need ~8.5 minutes alone; session 31 ran 4 programs at once.
 #
