@@ -404,10 +404,11 @@ def to_rgba(state: Array) -> Array:
     return state[..., :4]
 
 
-def rgba_mse(states: Array, target: Array) -> Array:
+def rgba_mse(states: Array, target: Array, weights: Array | None = None) -> Array:
     """Per-sample MSE of the visible RGBA channels of ``states`` (B,H,W,C) against ``target`` (H,W,4):
-    the training loss and every evaluation metric."""
-    return jnp.mean(jnp.square(to_rgba(states) - target), axis=(-3, -2, -1))
+    the training loss and every evaluation metric; ``weights`` (H,W,1) weighs each cell's squared error."""
+    squared = jnp.square(to_rgba(states) - target)
+    return jnp.mean(squared if weights is None else weights * squared, axis=(-3, -2, -1))
 
 
 def to_rgb(state: Array) -> Array:

@@ -156,28 +156,40 @@ def damage_samples(
     target: jax.Array | None = None,
     aimed_disc_fraction: float = 0.0,
 ) -> jax.Array:
-    """The recipe's damage: a random disc per sample (Distill), or with probability
-    ``half_cut_fraction`` a random half-plane instead (the zoo's regen recipe); with probability
+    """``states`` with the recipe's damage (:func:`damage_masks`) erased."""
+    erased = damage_masks(key, states.shape, half_cut_fraction, target=target, aimed_disc_fraction=aimed_disc_fraction)
+    return states * (1.0 - erased)
+
+
+def damage_masks(
+    key: jax.Array,
+    shape: tuple[int, ...],
+    half_cut_fraction: float = 0.0,
+    *,
+    target: jax.Array | None = None,
+    aimed_disc_fraction: float = 0.0,
+) -> jax.Array:
+    """The recipe's damage, 1 where erased (B,H,W,1): a random disc per sample (Distill), or with
+    probability ``half_cut_fraction`` a random half-plane instead (the zoo's regen recipe); with probability
     ``aimed_disc_fraction`` a disc is centred on a feature of ``target`` (:func:`feature_cells`)."""
     if not half_cut_fraction and not aimed_disc_fraction:
-        return model.damage(states, key, kind="disc")  # the article's draws, key for key
+        return model.damage_mask(key, shape, kind="disc")  # the article's draws, key for key
     k_disc, k_plane, k_choice = jax.random.split(key, 3)
-    disc = model.damage_mask(k_disc, states.shape, kind="disc")
+    disc = model.damage_mask(k_disc, shape, kind="disc")
+    b, h, w = shape[:3]
     if aimed_disc_fraction:
         if target is None:
             raise ValueError("aimed discs need the target")
-        b, h, w = states.shape[:3]
         k_cell, k_radius, k_aim = jax.random.split(jax.random.fold_in(k_disc, 1), 3)
         cell = jax.random.choice(k_cell, h * w, (b,), p=feature_cells(target).ravel())
         center = ((cell // w) * 2.0 / (h - 1) - 1.0, (cell % w) * 2.0 / (w - 1) - 1.0)
         radius = jax.random.uniform(k_radius, (b, 1, 1), minval=0.1, maxval=0.4)
-        aimed = model.damage_mask(None, states.shape, kind="disc", center=center, radius=radius)
+        aimed = model.damage_mask(None, shape, kind="disc", center=center, radius=radius)
         disc = jnp.where(jax.random.uniform(k_aim, (b, 1, 1, 1)) < aimed_disc_fraction, aimed, disc)
     if not half_cut_fraction:
-        return states * (1.0 - disc)
-    plane = model.damage_mask(k_plane, states.shape, kind="plane")
-    use_plane = jax.random.uniform(k_choice, (states.shape[0], 1, 1, 1)) < half_cut_fraction
-    return states * (1.0 - jnp.where(use_plane, plane, disc))
+        return disc
+    plane = model.damage_mask(k_plane, shape, kind="plane")
+    return jnp.where(jax.random.uniform(k_choice, (b, 1, 1, 1)) < half_cut_fraction, plane, disc)
 
 
 def draw_steps(keys: IterationKeys, train_config: TrainConfig) -> jax.Array:
@@ -271,16 +283,14 @@ def loss_and_grads(
     cut = _rollout_cut(batch, target, key, n_steps, train_config) if train_config.cut_in_rollout else None
     if cut is not None and rows is not None:
         raise ValueError("cut_in_rollout does not shard (rows): train it on one device")
+    weights = detail_weights(target, train_config.detail_weight) if train_config.detail_weight else None
 
     def loss_fn(p):
         final = _variable_rollout(
             p, batch, key, n_steps, model_config, train_config.max_steps, rows, step_fn, path, precision, remat, cut
         )
         losses = per_sample_loss(final, target)
-        weighted = losses
-        if train_config.detail_weight:
-            weights = detail_weights(target, train_config.detail_weight)
-            weighted = jnp.mean(weights * jnp.square(model.to_rgba(final) - target), axis=(-3, -2, -1))
+        weighted = losses if weights is None else model.rgba_mse(final, target, weights)
         pulled = _PULLED[train_config.batch_loss](weighted)
         return share(pulled), (final, share(losses))
 
@@ -303,11 +313,12 @@ def _rollout_cut(
     damage (:func:`damage_samples`, its own keys from the rollout key) at a step uniform in ``[0, n_steps // 2]``."""
     tc = train_config
     k_mask, k_step = jax.random.split(jax.random.fold_in(key, 1))
-    tail = jnp.ones((tc.damage_count, *batch.shape[1:3], 1), batch.dtype)
-    damaged = damage_samples(
-        tail, k_mask, tc.half_cut_fraction, target=target, aimed_disc_fraction=tc.aimed_disc_fraction
+    shape = (tc.damage_count, *batch.shape[1:3])
+    erased = damage_masks(
+        k_mask, shape, tc.half_cut_fraction, target=target, aimed_disc_fraction=tc.aimed_disc_fraction
     )
-    keep = jnp.concatenate([jnp.ones((batch.shape[0] - tc.damage_count, *tail.shape[1:]), batch.dtype), damaged])
+    kept = jnp.ones((batch.shape[0] - tc.damage_count, *shape[1:], 1), batch.dtype)
+    keep = jnp.concatenate([kept, 1.0 - erased.astype(batch.dtype)])
     return jax.random.randint(k_step, (), 0, n_steps // 2 + 1), keep
 
 
