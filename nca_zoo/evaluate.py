@@ -119,21 +119,27 @@ def evaluate(nca: Evaluable, *, batch: int = 8, seed: int = 0) -> dict[str, floa
 
 def cut_and_heal(
     nca: Evaluable, cut: Mapping[str, Any], *, heal_steps: int = HALF_HEAL, batch: int = 8, seed: int = 0
-) -> tuple[float, np.ndarray]:
+) -> tuple[float, np.ndarray, np.ndarray]:
     """The protocol's step-200 states (the rollouts ``mse_disc`` and ``mse_half`` cut) with another cut —
     ``cut`` is :func:`nca_zoo.model.damage`'s keywords, e.g. ``{"kind": "half", "side": "left"}`` or a
     disc at a fixed ``center`` and ``radius`` — then ``heal_steps`` steps with ``k_half_heal``:
-    (MSE, healed states). For probing cuts the protocol does not draw, such as a disc over one feature."""
+    (MSE, healed states, erased cells (B,H,W) bool). For probing cuts the protocol does not draw, such as
+    a disc over one feature. A disc without ``center`` and ``radius`` is the protocol's random discs
+    (``k_disc``, healed with ``k_disc_heal``: with ``heal_steps=DISC_HEAL`` that is ``mse_disc``), so
+    other seeds and batch sizes count how often a model fails to heal them."""
     config, params, target = _inputs(nca)
-    k_grow, k_mid, *_, k_half_heal = _keys(seed)
+    k_grow, k_mid, _, _, k_disc, k_disc_heal, k_half_heal = _keys(seed)
 
     def run(state, key, steps):
         return model.rollout(params, state, key, steps, config=config)[0]
 
     grown = run(model.seed(batch, target.shape[0], config.channels), k_grow, GROW_STEPS)
     at_cut = run(grown, k_mid, CUT_AT - GROW_STEPS)
-    healed = run(model.damage(at_cut, **cut), k_half_heal, heal_steps)
-    return _mean(mse(healed, target)), np.asarray(healed)
+    random_disc = cut.get("kind") == "disc" and cut.get("center") is None and cut.get("radius") is None
+    key, heal_key = (k_disc, k_disc_heal) if random_disc else (None, k_half_heal)
+    erased = model.damage_mask(key, at_cut.shape, **cut)
+    healed = run(at_cut * (1.0 - erased), heal_key, heal_steps)
+    return _mean(mse(healed, target)), np.asarray(healed), np.asarray(erased[..., 0] > 0)
 
 
 def mse_curve(nca: Evaluable, *, steps: int = WINDOW[1], batch: int = 8, seed: int = 0) -> np.ndarray:

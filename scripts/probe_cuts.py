@@ -4,12 +4,16 @@
     python scripts/probe_cuts.py smiley-regen-16 --cut disc:31,29,6 --cut disc:31,42,6 --heal 200
     python scripts/probe_cuts.py original:smiley:regen --cut disc:28,30,6 --png orig.png
     python scripts/probe_cuts.py runs/sm29/snapshots/000800.safetensors --target smiley
+    python scripts/probe_cuts.py ladybug-regen-16 --cut disc:random --heal 100 --batch 64 --seed 1
 
 The protocol cuts only the right half and random discs (``nca_zoo.evaluate``), so a feature that never
 regrows can hide inside a good ``mse_half`` / ``mse_disc`` (smiley-regen-16's eye: training/README.md,
 sessions 29–30). Each cut is applied to the protocol's own step-200 states (8 rollouts, seed 0) and
 healed ``--heal`` steps (:func:`nca_zoo.evaluate.cut_and_heal`). Cuts: ``half:SIDE`` (right, left, top,
-bottom) and ``disc:ROW,COL,RADIUS`` in grid cells (72×72). ``original:TARGET:EXPERIMENT`` loads the
+bottom), ``disc:ROW,COL,RADIUS`` in grid cells (72×72) and ``disc:random``, the protocol's own random
+discs (with ``--heal 100`` and the defaults, exactly ``mse_disc``): with more rollouts (``--batch``) and
+another ``--seed`` it counts the rare cuts a model does not heal, which the protocol's 8 seldom draw
+(``ladybug-regen-16``: training/README.md, session 32). ``original:TARGET:EXPERIMENT`` loads the
 original authors' model from ``--originals`` (``../shared/reference/distill-growing-ca``).
 For each cut it prints the MSE over the grid and the MSE inside the cut alone (median and worst of the
 rollouts): a regrown eye is ~1/250 of the grid, and only the second number tells a regrown one (the
@@ -27,18 +31,21 @@ import numpy as np
 import nca_zoo
 from nca_zoo import render
 from nca_zoo.convert import load_distill_original
-from nca_zoo.evaluate import HALF_HEAL, cut_and_heal
-from nca_zoo.model import HALF_SIDES, damage_mask, to_rgba
+from nca_zoo.evaluate import HALF_HEAL, cut_and_heal, mse
+from nca_zoo.model import HALF_SIDES, to_rgba
 from nca_zoo.targets import grid_target
 
 GRID = 72
 
 
 def parse_cut(text: str) -> dict:
-    """``half:left`` or ``disc:ROW,COL,RADIUS`` (grid cells) → :func:`nca_zoo.model.damage` keywords."""
+    """``half:left``, ``disc:ROW,COL,RADIUS`` (grid cells) or ``disc:random`` → :func:`nca_zoo.model.damage`
+    keywords (:func:`nca_zoo.evaluate.cut_and_heal` draws a disc without a centre as the protocol does)."""
     kind, _, spec = text.partition(":")
     if kind == "half" and spec in HALF_SIDES:
         return {"kind": "half", "side": spec}
+    if text == "disc:random":
+        return {"kind": "disc"}
     if kind == "disc":
         try:
             row, col, radius = (float(v) for v in spec.split(","))
@@ -49,7 +56,8 @@ def parse_cut(text: str) -> dict:
                 scale = 2.0 / (GRID - 1)  # cell index → the [-1, 1] coordinates damage_mask uses
                 return {"kind": "disc", "center": (row * scale - 1.0, col * scale - 1.0), "radius": radius * scale}
     raise argparse.ArgumentTypeError(
-        f"cut {text!r}: use half:SIDE (SIDE one of {', '.join(HALF_SIDES)}) or disc:ROW,COL,RADIUS in grid cells"
+        f"cut {text!r}: use half:SIDE (SIDE one of {', '.join(HALF_SIDES)}), disc:ROW,COL,RADIUS in grid cells"
+        " or disc:random"
     )
 
 
@@ -65,11 +73,18 @@ def load(spec: str, target: str | None, originals: Path):
     return nca
 
 
-def mse_inside(states: np.ndarray, target: np.ndarray, cut: dict) -> np.ndarray:
-    """Per rollout, the MSE of the visible RGBA against ``target`` over the cells ``cut`` erased."""
-    erased = np.asarray(damage_mask(None, states.shape, **cut))[0, ..., 0] > 0
+def mse_inside(states: np.ndarray, target: np.ndarray, erased: np.ndarray) -> np.ndarray:
+    """Per rollout, the MSE of the visible RGBA against ``target`` over the ``erased`` cells (B,H,W)."""
     errors = np.square(np.asarray(to_rgba(states)) - np.asarray(target))
-    return errors[:, erased].mean(axis=(1, 2))
+    return np.array([errors[i, erased[i]].mean() for i in range(len(states))])
+
+
+def describe(cut: dict) -> str:
+    if "side" in cut:
+        return f"half {cut['side']}"
+    if "center" in cut:
+        return "disc at ({:.2f}, {:.2f}), radius {:.2f}".format(*cut["center"], cut["radius"])
+    return "random discs"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -79,18 +94,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--heal", type=int, default=HALF_HEAL, help=f"steps after the cut (default {HALF_HEAL})")
     parser.add_argument("--target", help="the model's target, where its file records none")
     parser.add_argument("--originals", type=Path, default=Path("../shared/reference/distill-growing-ca"))
+    parser.add_argument("--batch", type=int, default=8, help="rollouts (default: the protocol's 8)")
+    parser.add_argument("--seed", type=int, default=0, help="the protocol's seed (default 0); others draw anew")
+    parser.add_argument("--fail", type=float, default=0.005, help="an MSE above this counts as not healed")
     parser.add_argument("--png", type=Path, default=Path("cuts.png"))
     args = parser.parse_args(argv)
+    if args.batch < 1:
+        parser.error("--batch must be at least 1")
     nca = load(args.model, args.target, args.originals)
     cuts = args.cut or [parse_cut(f"half:{side}") for side in HALF_SIDES]
     healed_states = []
     for cut in cuts:
-        value, healed = cut_and_heal(nca, cut, heal_steps=args.heal)
-        where = cut.get("side") or "at ({:.2f}, {:.2f}), radius {:.2f}".format(*cut["center"], cut["radius"])
-        inside = mse_inside(healed, nca.target, cut)
+        value, healed, erased = cut_and_heal(nca, cut, heal_steps=args.heal, batch=args.batch, seed=args.seed)
+        inside = mse_inside(healed, nca.target, erased)
+        failed = int(np.sum(mse(healed, nca.target) > args.fail))
         print(
-            f"{cut['kind']} {where}: MSE {value:.5f} after {args.heal} steps; inside the cut "
-            f"{np.median(inside):.4f} (worst {inside.max():.4f})",
+            f"{describe(cut)}: MSE {value:.5f} after {args.heal} steps; inside the cut "
+            f"{np.median(inside):.4f} (worst {inside.max():.4f}); above {args.fail:g}: {failed} of {args.batch}",
             flush=True,
         )
         healed_states.append(healed)

@@ -149,36 +149,49 @@ def test_mse_curve_follows_the_protocols_own_rollouts(gecko_metrics):
 
 
 def test_cut_and_heal_probes_cuts_on_the_protocols_own_rollouts(gecko_metrics, tmp_path, capsys):
-    """The right half through cut_and_heal is the protocol's mse_half; a disc at a fixed place heals too, and
-    scripts/probe_cuts.py prints each cut's MSE and writes one PNG row per cut."""
+    """The right half through cut_and_heal is the protocol's mse_half, and an unplaced disc its mse_disc (the
+    same random discs); a disc at a fixed place heals too, and scripts/probe_cuts.py prints each cut's MSE,
+    the error inside it and the rollouts that did not heal, and writes one PNG row per cut."""
     gecko = nca_zoo.load("gecko")
-    right, healed = evaluate.cut_and_heal(gecko, {"kind": "half", "side": "right"}, batch=2)
+    right, healed, erased = evaluate.cut_and_heal(gecko, {"kind": "half", "side": "right"}, batch=2)
     assert right == pytest.approx(gecko_metrics["mse_half"], rel=1e-6) and healed.shape == (2, 72, 72, 16)
-    left, _ = evaluate.cut_and_heal(gecko, {"kind": "half", "side": "left"}, batch=2)
+    assert erased.shape == (2, 72, 72) and erased[:, :, 36:].all() and not erased[:, :, :36].any()
+    left, _, _ = evaluate.cut_and_heal(gecko, {"kind": "half", "side": "left"}, batch=2)
     assert left != right
+    disc, _, discs = evaluate.cut_and_heal(gecko, {"kind": "disc"}, heal_steps=evaluate.DISC_HEAL, batch=2)
+    assert disc == pytest.approx(gecko_metrics["mse_disc"], rel=1e-6)
+    assert discs.any(axis=(1, 2)).all() and not np.array_equal(discs[0], discs[1])  # one disc per rollout
+    _, _, other_seed = evaluate.cut_and_heal(gecko, {"kind": "disc"}, heal_steps=1, batch=2, seed=1)
+    assert not np.array_equal(other_seed, discs)
     probe = load_script("probe_cuts")
     disc = probe.parse_cut("disc:36,36,10")
     assert disc["kind"] == "disc" and disc["center"] == pytest.approx((0.0, 0.0), abs=0.02)
-    for bad in ("half:middle", "disc:1,2", "disc:99,2,3", "plane:1"):
-        with pytest.raises(Exception, match="half:SIDE .* or disc:ROW,COL,RADIUS"):
+    assert probe.parse_cut("disc:random") == {"kind": "disc"}
+    for bad in ("half:middle", "disc:1,2", "disc:99,2,3", "plane:1", "disc:randomly"):
+        with pytest.raises(Exception, match="half:SIDE .* or disc:random"):
             probe.parse_cut(bad)
     # inside the cut: 0 for a pattern equal to its target, the patch's own error for one filled with colour
     state = np.zeros((1, 72, 72, 16), np.float32)
     state[..., :4] = np.asarray(gecko.target)
-    assert probe.mse_inside(state, gecko.target, disc) == pytest.approx([0.0])
+    erased = np.asarray(model.damage_mask(None, state.shape, **disc))[..., 0] > 0
+    assert probe.mse_inside(state, gecko.target, erased) == pytest.approx([0.0])
     patched = state.copy()
-    erased = np.asarray(model.damage_mask(None, state.shape, **disc))[0, ..., 0] > 0
-    patched[0, erased, :4] = 1.0
-    expected = np.square(1.0 - np.asarray(gecko.target)[erased]).mean()
-    assert probe.mse_inside(patched, gecko.target, disc) == pytest.approx([expected], rel=1e-5) and expected > 0.1
+    patched[0, erased[0], :4] = 1.0
+    expected = np.square(1.0 - np.asarray(gecko.target)[erased[0]]).mean()
+    assert probe.mse_inside(patched, gecko.target, erased) == pytest.approx([expected], rel=1e-5) and expected > 0.1
     png = tmp_path / "cuts.png"
     probe.main(["gecko", "--cut", "disc:36,36,10", "--cut", "half:top", "--heal", "20", "--png", str(png)])
     out = capsys.readouterr().out
     assert "disc at (0.01, 0.01)" in out and "half top" in out and "inside the cut" in out and png.exists()
+    assert "above 0.005: 8 of 8" in out  # 20 steps do not heal a top half
     from PIL import Image
 
     width, height = Image.open(png).size
     assert height < width / 2  # two rows (cuts) of eight rollouts
+    probe.main(["gecko", "--cut", "disc:random", "--heal", "100", "--batch", "3", "--seed", "1", "--png", str(png)])
+    assert "random discs" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        probe.main(["gecko", "--batch", "0"])
 
 
 def test_eval_cli_curve(capsys):
