@@ -394,8 +394,7 @@ def test_the_gpu_script_runs_every_program_of_its_plan_at_once_and_packs_each(tm
         "weighted  gecko:regen,smiley:regen  --set regen.detail_weight=4 --set regen.reseed_count=2\n"
         f"continued smiley:regen  --init {states}\n"
     )
-    packed = tmp_path / "packed"
-    packed.mkdir()
+    packed = tmp_path / "packed"  # the script makes it
     env = os.environ | {"CHUNK": "1", "ITERS": "2", "PYTHON": sys.executable, "EXTRA_SETS": tiny}
     env |= {"PLAN": str(plan), "PACK": str(packed)}
     work = tmp_path / "work"

@@ -47,6 +47,7 @@ while read -r tag entries args; do
 done <"$PLAN"
 [ ${#tags[@]} -gt 0 ] || { echo "no programs in $PLAN" >&2; exit 2; }
 if [ -n "${PACK:-}" ]; then  # also when stopped early: what was trained comes back
+  mkdir -p "$PACK"
   trap 'for tag in "${tags[@]}"; do [ -d "$WORK/$tag" ] && tar czf "$PACK/$tag.tgz" -C "$WORK" "$tag"; done' EXIT
 fi
 
