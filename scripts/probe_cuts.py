@@ -5,6 +5,7 @@
     python scripts/probe_cuts.py original:smiley:regen --cut disc:28,30,6 --png orig.png
     python scripts/probe_cuts.py runs/sm29/snapshots/000800.safetensors --target smiley
     python scripts/probe_cuts.py ladybug-regen-16 --cut disc:random --heal 100 --batch 64 --seed 1
+    python scripts/probe_cuts.py runs/lb32-p/snapshots/0071*.safetensors ... --cut disc:36,36,5   # their mean
 
 The protocol cuts only the right half and random discs (``nca_zoo.evaluate``), so a feature that never
 regrows can hide inside a good ``mse_half`` / ``mse_disc`` (smiley-regen-16's eye: training/README.md,
@@ -14,7 +15,8 @@ bottom), ``disc:ROW,COL,RADIUS`` in grid cells (72×72) and ``disc:random``, the
 discs (with ``--heal 100`` and the defaults, exactly ``mse_disc``): with more rollouts (``--batch``) and
 another ``--seed`` it counts the rare cuts a model does not heal, which the protocol's 8 seldom draw
 (``ladybug-regen-16``: training/README.md, session 32). ``original:TARGET:EXPERIMENT`` loads the
-original authors' model from ``--originals`` (``../shared/reference/distill-growing-ca``).
+original authors' model from ``--originals`` (``../shared/reference/distill-growing-ca``); several snapshot
+files probe the mean of their params, the window mean an entry is registered as.
 For each cut it prints the MSE over the grid and the MSE inside the cut alone (median and worst of the
 rollouts): a regrown eye is ~1/250 of the grid, and only the second number tells a regrown one (the
 original smiley: 0.002) from a yellow patch (0.05). The PNG has one row per cut, one column per rollout.
@@ -34,6 +36,8 @@ from nca_zoo.convert import load_distill_original
 from nca_zoo.evaluate import HALF_HEAL, cut_and_heal, mse
 from nca_zoo.model import HALF_SIDES, to_rgba
 from nca_zoo.targets import grid_target
+from nca_zoo.train.snapshot import average_snapshots
+from nca_zoo.zoo import ZooModel
 
 GRID = 72
 
@@ -61,7 +65,11 @@ def parse_cut(text: str) -> dict:
     )
 
 
-def load(spec: str, target: str | None, originals: Path):
+def load(specs: list[str], target: str | None, originals: Path):
+    if len(specs) > 1:
+        mean = average_snapshots(specs)
+        return ZooModel(mean.model_config, mean.params, target=grid_target(target or mean.target))
+    spec = specs[0]
     if spec.startswith("original:"):
         _, name, experiment = [*spec.split(":"), "", ""][:3]
         return load_distill_original(originals, name, experiment or "regen")
@@ -89,7 +97,11 @@ def describe(cut: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", help="zoo name, weights or snapshot file, or original:TARGET:EXPERIMENT")
+    parser.add_argument(
+        "model",
+        nargs="+",
+        help="zoo name, weights or snapshot file, or original:TARGET:EXPERIMENT; several snapshot files: their mean",
+    )
     parser.add_argument("--cut", action="append", type=parse_cut, help="half:SIDE or disc:ROW,COL,RADIUS (repeatable)")
     parser.add_argument("--heal", type=int, default=HALF_HEAL, help=f"steps after the cut (default {HALF_HEAL})")
     parser.add_argument("--target", help="the model's target, where its file records none")

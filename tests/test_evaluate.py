@@ -194,6 +194,37 @@ def test_cut_and_heal_probes_cuts_on_the_protocols_own_rollouts(gecko_metrics, t
         probe.main(["gecko", "--batch", "0"])
 
 
+def test_probe_cuts_probes_the_mean_of_several_snapshots(tmp_path):
+    """Several snapshot files are probed as the mean of their params (the window mean an entry is
+    registered as), judged against the snapshots' own target."""
+    import dataclasses
+
+    from nca_zoo.targets import grid_target
+    from nca_zoo.train.snapshot import save_snapshot
+    from nca_zoo.train.step import init_state
+
+    gecko = nca_zoo.load("gecko")
+    tc = dataclasses.replace(preset("regen"), pool_size=8)
+    paths = []
+    for iteration, scale in ((100, 1.0), (200, 0.5)):
+        state = init_state(gecko.config, tc, jax.tree.map(lambda a, s=scale: a * s, gecko.params))
+        path = tmp_path / f"{iteration:06d}.safetensors"
+        paths.append(
+            save_snapshot(
+                path,
+                state._replace(iteration=state.iteration + iteration),
+                model_config=gecko.config,
+                train_config=tc,
+                target="gecko",
+            )
+        )
+    probe = load_script("probe_cuts")
+    mean = probe.load([str(p) for p in paths], None, tmp_path)
+    for a, b in zip(jax.tree.leaves(mean.params), jax.tree.leaves(gecko.params), strict=True):
+        np.testing.assert_allclose(a, 0.75 * np.asarray(b), rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(mean.target, grid_target("gecko"))
+
+
 def test_eval_cli_curve(capsys):
     assert cli.main(["eval", "gecko", "--curve", "--batch", "1", "--json"]) == 0
     curve = json.loads(capsys.readouterr().out)["gecko-regen-16"]
