@@ -213,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             append_eval(run_dir, key, metrics, args.batch)
             done[key] = metrics
             print(describe(key, metrics, original, experiment), flush=True)
-        if not todo and (args.once or not is_training(run_dir)):
-            break
+        if args.once or (not todo and not is_training(run_dir)):
+            break  # --once: only what was there at the start, not the snapshots a live run writes meanwhile
         if not todo:
             time.sleep(args.poll)
     if original is None:

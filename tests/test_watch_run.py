@@ -132,6 +132,24 @@ def test_waits_for_new_snapshots_while_the_run_trains(run, monkeypatch, capsys):
     assert "best first: 500 0.80×, 300 0.90×" in capsys.readouterr().out
 
 
+def test_once_evaluates_only_what_was_there_at_the_start(run, monkeypatch, capsys):
+    """A live run writes snapshots while --once evaluates: it stops at what it found, not chasing them."""
+    folder, calls = run
+    evaluate = watch_run.evaluate
+
+    def evaluate_while_training(paths, batch=8):  # each evaluation sees the run write one more snapshot
+        new = 600 + 100 * len(calls)
+        monkeypatch.setitem(FACTORS, new, 0.8)
+        (folder / "snapshots" / f"{new:06d}.safetensors").write_bytes(b"")
+        return evaluate(paths, batch)
+
+    monkeypatch.setattr(watch_run, "evaluate", evaluate_while_training)
+    with lock_run_dir(folder):
+        assert watch_run.main([str(folder), "--every", "100", "--once"]) == 0
+    assert calls == [100, 200, 300, 400]
+    assert len(list((folder / "snapshots").glob("*.safetensors"))) == 9  # 4 more written, none evaluated
+
+
 def test_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         watch_run.main([str(tmp_path)])
