@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -13,8 +14,10 @@ from conftest import DISTILL, NO_SHARED, load_script
 
 import nca_zoo
 from nca_zoo import cli, evaluate, model
+from nca_zoo.targets import grid_target
 from nca_zoo.train.recipe import preset
-from nca_zoo.train.step import damage_samples
+from nca_zoo.train.snapshot import save_snapshot
+from nca_zoo.train.step import damage_samples, init_state
 from nca_zoo.weights import save_weights
 
 
@@ -197,12 +200,6 @@ def test_cut_and_heal_probes_cuts_on_the_protocols_own_rollouts(gecko_metrics, t
 def test_probe_cuts_probes_the_mean_of_several_snapshots(tmp_path):
     """Several snapshot files are probed as the mean of their params (the window mean an entry is
     registered as), judged against the snapshots' own target."""
-    import dataclasses
-
-    from nca_zoo.targets import grid_target
-    from nca_zoo.train.snapshot import save_snapshot
-    from nca_zoo.train.step import init_state
-
     gecko = nca_zoo.load("gecko")
     tc = dataclasses.replace(preset("regen"), pool_size=8)
     paths = []

@@ -132,7 +132,7 @@ def test_waits_for_new_snapshots_while_the_run_trains(run, monkeypatch, capsys):
     assert "best first: 500 0.80×, 300 0.90×" in capsys.readouterr().out
 
 
-def test_once_evaluates_only_what_was_there_at_the_start(run, monkeypatch, capsys):
+def test_once_evaluates_only_what_was_there_at_the_start(run, monkeypatch):
     """A live run writes snapshots while --once evaluates: it stops at what it found, not chasing them."""
     folder, calls = run
     evaluate = watch_run.evaluate
