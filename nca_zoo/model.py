@@ -419,6 +419,7 @@ def to_rgb(state: Array) -> Array:
 
 DAMAGE_KINDS = ("disc", "half", "square", "plane")
 HALF_SIDES = ("right", "left", "top", "bottom")
+MAX_DISC_RADIUS = 0.4  # Distill's largest damaging disc, in grid coordinates ([-1, 1] across)
 
 
 def damage_mask(
@@ -429,12 +430,15 @@ def damage_mask(
     center: tuple[float, float] | None = None,
     radius: float | None = None,
     side: str = "right",
+    center_span: float = 0.5,
+    min_radius: float = 0.1,
 ) -> Array:
     """1 where cells are erased, (B,H,W,1) float. Coordinates span [-1, 1] across the grid.
 
     ``disc`` draws, per batch element, a centre in [-0.5, 0.5]² and a radius in [0.1, 0.4]
     (the Distill regeneration training damage) unless ``center``/``radius`` fix them (``center``: two
-    numbers, or two arrays of one number per batch element); ``square``
+    numbers, or two arrays of one number per batch element); ``center_span`` and ``min_radius`` narrow
+    the draws (a centre in [-span, span]², a radius in [min_radius, 0.4]); ``square``
     is the same with a square; ``half`` erases the ``side`` half (left/right/top/bottom); ``plane``
     erases, per batch element, a random half-plane: the cells with x·cos θ + y·sin θ > d for θ
     uniform in [0, 2π) and d uniform in [-0.2, 0.2] (the zoo's regen recipe adds it to the discs).
@@ -459,12 +463,16 @@ def damage_mask(
         return (xs * jnp.cos(theta) + ys * jnp.sin(theta) > offset)[..., None].astype(jnp.float32)
     if (center is None or radius is None) and key is None:
         raise ValueError(f"{kind} damage needs a key, or both center and radius")
+    if not (0.0 <= center_span <= 1.0 and 0.0 < min_radius <= MAX_DISC_RADIUS):
+        raise ValueError(
+            f"need 0 <= center_span <= 1 and 0 < min_radius <= {MAX_DISC_RADIUS}, got {center_span}, {min_radius}"
+        )
     k_center, k_radius = jax.random.split(key) if key is not None else (None, None)
     if center is None:
-        cy, cx = jax.random.uniform(k_center, (2, b, 1, 1), minval=-0.5, maxval=0.5)
+        cy, cx = jax.random.uniform(k_center, (2, b, 1, 1), minval=-center_span, maxval=center_span)
     else:  # one centre for all, or one per batch element
         cy, cx = (jnp.broadcast_to(jnp.reshape(jnp.asarray(v, jnp.float32), (-1, 1, 1)), (b, 1, 1)) for v in center)
-    r = jax.random.uniform(k_radius, (b, 1, 1), minval=0.1, maxval=0.4) if radius is None else radius
+    r = jax.random.uniform(k_radius, (b, 1, 1), minval=min_radius, maxval=MAX_DISC_RADIUS) if radius is None else radius
     dx, dy = (xs - cx) / r, (ys - cy) / r
     inside = (dx * dx + dy * dy < 1.0) if kind == "disc" else (jnp.maximum(abs(dx), abs(dy)) < 1.0)
     return inside[..., None].astype(jnp.float32)

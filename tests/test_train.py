@@ -126,6 +126,24 @@ def test_aimed_discs_are_centred_on_features_inside_the_pattern():
         damage_samples(states, jax.random.PRNGKey(1), aimed_disc_fraction=0.5)
 
 
+def test_narrowed_disc_draws_cut_large_holes_over_the_middle():
+    """``disc_center_span`` / ``disc_min_radius``: with a span of 0.1 and a minimum radius of 0.3 every disc
+    erases the middle cell and at least π·(0.3·35.5)² cells (Distill's draws do neither); the recipe refuses
+    a minimum radius above Distill's largest disc; the defaults are the article's draws key for key."""
+    from nca_zoo.train.recipe import preset
+    from nca_zoo.train.step import damage_masks, damage_settings
+
+    shape, key = (256, 72, 72, 16), jax.random.PRNGKey(3)
+    narrow = preset("regen", recipe="distill", disc_center_span=0.1, disc_min_radius=0.3)
+    erased = np.asarray(damage_masks(key, shape, **damage_settings(narrow)))[..., 0]
+    assert erased[:, 36, 36].all() and erased.sum(axis=(1, 2)).min() >= np.pi * (0.3 * 35.5) ** 2 * 0.95
+    article = np.asarray(damage_masks(key, shape, **damage_settings(preset("regen", recipe="distill"))))[..., 0]
+    assert not article[:, 36, 36].all() and article.sum(axis=(1, 2)).min() < np.pi * (0.3 * 35.5) ** 2 * 0.5
+    np.testing.assert_array_equal(article, np.asarray(nca_zoo.model.damage_mask(key, shape, kind="disc"))[..., 0])
+    with pytest.raises(ValueError, match="disc_min_radius must be in"):
+        preset("regen", disc_min_radius=0.5)
+
+
 def test_a_cut_in_the_rollout_happens_at_its_step_inside_the_differentiated_steps():
     """``cut_in_rollout``: the batch is sampled undamaged, and the rollout multiplies the states by the cut's
     mask right before its step — the same states as stepping by hand and cutting there; the damaged rows'

@@ -9,6 +9,8 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from nca_zoo.model import MAX_DISC_RADIUS
+
 EXPERIMENTS = ("grow", "persist", "regen")
 BATCH_LOSSES = ("mean", "rmse", "log")
 RESEED_CHOICES = ("worst", "random")
@@ -63,6 +65,12 @@ class TrainConfig:
     at the cut comes from earlier iterations, outside the gradient, so nothing teaches a grown pattern to
     keep what its regrowth needs (smiley's eye forms only while the growth front passes: training/README.md,
     session 31); cut inside it, the gradient reaches the steps before the cut.
+
+    ``disc_center_span`` and ``disc_min_radius`` narrow the damaging discs' draws: a centre uniform in
+    ``[-span, span]²`` and a radius uniform in ``[disc_min_radius, 0.4]``, in grid coordinates (``[-1, 1]``
+    across; Distill: 0.5 and 0.1). Large discs over the middle are a small share of Distill's draws and the
+    ones a model may fail to heal (ladybug: training/README.md, session 32); a smaller span and a larger
+    minimum radius give them more of the gradient.
     """
 
     experiment: str = "regen"
@@ -85,6 +93,8 @@ class TrainConfig:
     detail_weight: float = 0.0
     aimed_disc_fraction: float = 0.0
     cut_in_rollout: bool = False
+    disc_center_span: float = 0.5
+    disc_min_radius: float = 0.1
 
     def __post_init__(self) -> None:
         if self.experiment not in EXPERIMENTS:
@@ -106,7 +116,7 @@ class TrainConfig:
         if self.seed >= 2**32:
             raise ValueError(f"TrainConfig.seed must be below 2**32, got {self.seed}")
         real_numbers = ("learning_rate", "decayed_learning_rate", "half_cut_fraction", "detail_weight")
-        for name in (*real_numbers, "aimed_disc_fraction"):
+        for name in (*real_numbers, "aimed_disc_fraction", "disc_center_span", "disc_min_radius"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise ValueError(f"TrainConfig.{name} must be a finite number, got {value!r}")
@@ -133,9 +143,11 @@ class TrainConfig:
             raise ValueError("cut_in_rollout needs damaged samples (damage_count > 0)")
         if self.detail_weight < 0:
             raise ValueError(f"TrainConfig.detail_weight must be 0 or more, got {self.detail_weight}")
-        for name in ("half_cut_fraction", "aimed_disc_fraction"):
+        for name in ("half_cut_fraction", "aimed_disc_fraction", "disc_center_span"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 < self.disc_min_radius <= MAX_DISC_RADIUS:
+            raise ValueError(f"disc_min_radius must be in (0, {MAX_DISC_RADIUS}], got {self.disc_min_radius}")
 
     @property
     def grid_size(self) -> int:
@@ -212,7 +224,7 @@ def plain_overrides(items: Sequence[str]) -> dict[str, Any]:
 RECIPE_SETTINGS = (
     "batch_size", "pool_size", "damage_count", "half_cut_fraction", "min_steps", "max_steps",
     "target_size", "padding", "batch_loss", "reseed_count", "reseed", "detail_weight",
-    "aimed_disc_fraction", "cut_in_rollout",
+    "aimed_disc_fraction", "cut_in_rollout", "disc_center_span", "disc_min_radius",
 )  # fmt: skip
 
 

@@ -141,24 +141,25 @@ def sample_batch(
         batch = batch.at[: tc.reseed_count].set(seed)
     if tc.damage_count and not tc.cut_in_rollout:  # cut_in_rollout: cut inside loss_and_grads' rollout
         tail = batch[-tc.damage_count :]
-        damaged = damage_samples(
-            tail, keys.damage, tc.half_cut_fraction, target=target, aimed_disc_fraction=tc.aimed_disc_fraction
-        )
+        damaged = tail * (1.0 - damage_masks(keys.damage, tail.shape, target=target, **damage_settings(tc)))
         batch = batch.at[-tc.damage_count :].set(damaged)
     return idx, batch
 
 
-def damage_samples(
-    states: jax.Array,
-    key: jax.Array,
-    half_cut_fraction: float = 0.0,
-    *,
-    target: jax.Array | None = None,
-    aimed_disc_fraction: float = 0.0,
-) -> jax.Array:
-    """``states`` with the recipe's damage (:func:`damage_masks`) erased."""
-    erased = damage_masks(key, states.shape, half_cut_fraction, target=target, aimed_disc_fraction=aimed_disc_fraction)
-    return states * (1.0 - erased)
+def damage_settings(train_config: TrainConfig) -> dict[str, float]:
+    """The keywords of :func:`damage_masks` that ``train_config`` sets."""
+    tc = train_config
+    return {
+        "half_cut_fraction": tc.half_cut_fraction,
+        "aimed_disc_fraction": tc.aimed_disc_fraction,
+        "disc_center_span": tc.disc_center_span,
+        "disc_min_radius": tc.disc_min_radius,
+    }
+
+
+def damage_samples(states: jax.Array, key: jax.Array, half_cut_fraction: float = 0.0, **settings: Any) -> jax.Array:
+    """``states`` with the recipe's damage (:func:`damage_masks`, the same keywords) erased."""
+    return states * (1.0 - damage_masks(key, states.shape, half_cut_fraction, **settings))
 
 
 def damage_masks(
@@ -168,14 +169,19 @@ def damage_masks(
     *,
     target: jax.Array | None = None,
     aimed_disc_fraction: float = 0.0,
+    disc_center_span: float = 0.5,
+    disc_min_radius: float = 0.1,
 ) -> jax.Array:
     """The recipe's damage, 1 where erased (B,H,W,1): a random disc per sample (Distill), or with
     probability ``half_cut_fraction`` a random half-plane instead (the zoo's regen recipe); with probability
-    ``aimed_disc_fraction`` a disc is centred on a feature of ``target`` (:func:`feature_cells`)."""
+    ``aimed_disc_fraction`` a disc is centred on a feature of ``target`` (:func:`feature_cells`).
+    ``disc_center_span`` and ``disc_min_radius`` narrow the uniform discs' draws (:func:`nca_zoo.model.
+    damage_mask`; Distill's 0.5 and 0.1)."""
+    draws = {"center_span": disc_center_span, "min_radius": disc_min_radius}
     if not half_cut_fraction and not aimed_disc_fraction:
-        return model.damage_mask(key, shape, kind="disc")  # the article's draws, key for key
+        return model.damage_mask(key, shape, kind="disc", **draws)  # the article's draws, key for key
     k_disc, k_plane, k_choice = jax.random.split(key, 3)
-    disc = model.damage_mask(k_disc, shape, kind="disc")
+    disc = model.damage_mask(k_disc, shape, kind="disc", **draws)
     b, h, w = shape[:3]
     if aimed_disc_fraction:
         if target is None:
@@ -183,7 +189,7 @@ def damage_masks(
         k_cell, k_radius, k_aim = jax.random.split(jax.random.fold_in(k_disc, 1), 3)
         cell = jax.random.choice(k_cell, h * w, (b,), p=feature_cells(target).ravel())
         center = ((cell // w) * 2.0 / (h - 1) - 1.0, (cell % w) * 2.0 / (w - 1) - 1.0)
-        radius = jax.random.uniform(k_radius, (b, 1, 1), minval=0.1, maxval=0.4)
+        radius = jax.random.uniform(k_radius, (b, 1, 1), minval=disc_min_radius, maxval=model.MAX_DISC_RADIUS)
         aimed = model.damage_mask(None, shape, kind="disc", center=center, radius=radius)
         disc = jnp.where(jax.random.uniform(k_aim, (b, 1, 1, 1)) < aimed_disc_fraction, aimed, disc)
     if not half_cut_fraction:
@@ -302,7 +308,7 @@ def rollout_settings(train_config: TrainConfig) -> tuple:
     """What :func:`loss_and_grads` reads of a recipe: entries whose recipes agree here can share one vmapped
     call of it (the zoo trainer groups them so)."""
     tc = train_config
-    cut = (tc.damage_count, tc.half_cut_fraction, tc.aimed_disc_fraction) if tc.cut_in_rollout else ()
+    cut = (tc.damage_count, *damage_settings(tc).values()) if tc.cut_in_rollout else ()
     return (tc.min_steps, tc.max_steps, tc.batch_loss, tc.detail_weight, tc.cut_in_rollout, *cut)
 
 
@@ -314,9 +320,7 @@ def _rollout_cut(
     tc = train_config
     k_mask, k_step = jax.random.split(jax.random.fold_in(key, 1))
     shape = (tc.damage_count, *batch.shape[1:3])
-    erased = damage_masks(
-        k_mask, shape, tc.half_cut_fraction, target=target, aimed_disc_fraction=tc.aimed_disc_fraction
-    )
+    erased = damage_masks(k_mask, shape, target=target, **damage_settings(tc))
     kept = jnp.ones((batch.shape[0] - tc.damage_count, *shape[1:], 1), batch.dtype)
     keep = jnp.concatenate([kept, 1.0 - erased.astype(batch.dtype)])
     return jax.random.randint(k_step, (), 0, n_steps // 2 + 1), keep
