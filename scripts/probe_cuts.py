@@ -4,7 +4,7 @@
     python scripts/probe_cuts.py smiley-regen-16 --cut disc:31,29,6 --cut disc:31,42,6 --heal 200
     python scripts/probe_cuts.py original:smiley:regen --cut disc:28,30,6 --png orig.png
     python scripts/probe_cuts.py runs/sm29/snapshots/000800.safetensors --target smiley
-    python scripts/probe_cuts.py ladybug-regen-16 --cut disc:random --heal 100 --batch 64 --seed 1
+    python scripts/probe_cuts.py ladybug-regen-16 --cut disc:random --heal 100 --batch 64 --seed 1 --worst 8
     python scripts/probe_cuts.py runs/lb32-p/snapshots/0071*.safetensors ... --cut disc:36,36,5   # their mean
 
 The protocol cuts only the right half and random discs (``nca_zoo.evaluate``), so a feature that never
@@ -87,6 +87,18 @@ def mse_inside(states: np.ndarray, target: np.ndarray, erased: np.ndarray) -> np
     return np.array([errors[i, erased[i]].mean() for i in range(len(states))])
 
 
+def worst_rollouts(per_rollout: np.ndarray, erased: np.ndarray, count: int) -> list[str]:
+    """One line for each of the ``count`` rollouts with the largest MSE: its index (the same rollout for the
+    same ``--seed`` and ``--batch``, whatever the model), MSE, and where the cut erased (centre row, column and
+    the radius of a disc of its area, in cells), so failures can be told apart and compared across models."""
+    lines = []
+    for i in np.argsort(-per_rollout, kind="stable")[:count]:
+        rows, cols = np.nonzero(erased[i])
+        where = f"cut centre ({rows.mean():.0f}, {cols.mean():.0f}), radius {np.sqrt(len(rows) / np.pi):.1f}"
+        lines.append(f"  rollout {i}: MSE {per_rollout[i]:.5f}; {where if len(rows) else 'nothing erased'}")
+    return lines
+
+
 def describe(cut: dict) -> str:
     if "side" in cut:
         return f"half {cut['side']}"
@@ -110,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="the protocol's seed (default 0); others draw anew")
     parser.add_argument("--fail", type=float, default=0.005, help="an MSE above this counts as not healed")
     parser.add_argument("--png", type=Path, default=Path("cuts.png"))
+    parser.add_argument("--worst", type=int, default=0, help="also list this many worst rollouts of each cut")
     args = parser.parse_args(argv)
     if args.batch < 1:
         parser.error("--batch must be at least 1")
@@ -119,12 +132,15 @@ def main(argv: list[str] | None = None) -> None:
     for cut in cuts:
         value, healed, erased = cut_and_heal(nca, cut, heal_steps=args.heal, batch=args.batch, seed=args.seed)
         inside = mse_inside(healed, nca.target, erased)
-        failed = int(np.sum(mse(healed, nca.target) > args.fail))
+        per_rollout = mse(healed, nca.target)
+        failed = int(np.sum(per_rollout > args.fail))
         print(
             f"{describe(cut)}: MSE {value:.5f} after {args.heal} steps; inside the cut "
             f"{np.median(inside):.4f} (worst {inside.max():.4f}); above {args.fail:g}: {failed} of {args.batch}",
             flush=True,
         )
+        for line in worst_rollouts(per_rollout, erased, args.worst):
+            print(line)
         healed_states.append(healed)
     path = render.save_png(args.png, np.concatenate(healed_states), scale=2, columns=len(healed_states[0]))
     print(f"wrote {path} (one row per cut)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 
 import jax
 import jax.numpy as jnp
@@ -191,8 +192,14 @@ def test_cut_and_heal_probes_cuts_on_the_protocols_own_rollouts(gecko_metrics, t
 
     width, height = Image.open(png).size
     assert height < width / 2  # two rows (cuts) of eight rollouts
-    probe.main(["gecko", "--cut", "disc:random", "--heal", "100", "--batch", "3", "--seed", "1", "--png", str(png)])
-    assert "random discs" in capsys.readouterr().out
+    args = ["gecko", "--cut", "disc:random", "--heal", "100", "--batch", "3", "--seed", "1", "--png", str(png)]
+    probe.main([*args, "--worst", "2"])
+    out = capsys.readouterr().out
+    assert "random discs" in out and len(listed := re.findall(r"rollout (\d): MSE ([\d.]+); cut centre", out)) == 2
+    assert listed[0][1] >= listed[1][1] and listed[0][0] != listed[1][0]  # worst first, two different rollouts
+    (line,) = probe.worst_rollouts(np.array([0.1, 0.3]), erased[[0, 0]], 1)  # the radius-10 disc at the middle
+    assert line.startswith("  rollout 1: MSE 0.30000; cut centre (36, 36), radius ")
+    assert float(line.rpartition(" ")[2]) == pytest.approx(10.0, abs=0.3)
     with pytest.raises(SystemExit):
         probe.main(["gecko", "--batch", "0"])
 
