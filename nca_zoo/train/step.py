@@ -141,7 +141,7 @@ def sample_batch(
         batch = batch.at[: tc.reseed_count].set(seed)
     if tc.damage_count and not tc.cut_in_rollout:  # cut_in_rollout: cut inside loss_and_grads' rollout
         tail = batch[-tc.damage_count :]
-        damaged = tail * (1.0 - damage_masks(keys.damage, tail.shape, target=target, **damage_settings(tc)))
+        damaged = damage_samples(tail, keys.damage, target=target, **damage_settings(tc))
         batch = batch.at[-tc.damage_count :].set(damaged)
     return idx, batch
 
