@@ -144,6 +144,22 @@ def test_narrowed_disc_draws_cut_large_holes_over_the_middle():
         preset("regen", disc_min_radius=0.5)
 
 
+def test_a_share_of_narrowed_discs_mixes_both_draws_per_sample():
+    """``narrowed_disc_fraction``: with 0.5, about half the samples get a large middle disc and the rest
+    Distill's draws (some miss the middle, some are small); the share must be a fraction."""
+    from nca_zoo.train.recipe import preset
+    from nca_zoo.train.step import damage_masks, damage_settings
+
+    shape, key, large = (512, 72, 72, 16), jax.random.PRNGKey(3), np.pi * (0.3 * 35.5) ** 2 * 0.95
+    mixed = preset("regen", recipe="distill", disc_center_span=0.1, disc_min_radius=0.3, narrowed_disc_fraction=0.5)
+    erased = np.asarray(damage_masks(key, shape, **damage_settings(mixed)))[..., 0]
+    middle_and_large = erased[:, 36, 36].astype(bool) & (erased.sum(axis=(1, 2)) >= large)
+    assert 0.4 < middle_and_large.mean() < 0.8  # the narrowed half, and the wide discs that happen to be so
+    assert (~erased[:, 36, 36].astype(bool)).mean() > 0.2 and erased.sum(axis=(1, 2)).min() < large / 4
+    with pytest.raises(ValueError, match="narrowed_disc_fraction must be in"):
+        preset("regen", narrowed_disc_fraction=1.5)
+
+
 def test_a_cut_in_the_rollout_happens_at_its_step_inside_the_differentiated_steps():
     """``cut_in_rollout``: the batch is sampled undamaged, and the rollout multiplies the states by the cut's
     mask right before its step — the same states as stepping by hand and cutting there; the damaged rows'

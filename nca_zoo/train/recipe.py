@@ -70,7 +70,9 @@ class TrainConfig:
     ``[-span, span]²`` and a radius uniform in ``[disc_min_radius, 0.4]``, in grid coordinates (``[-1, 1]``
     across; Distill: 0.5 and 0.1). Large discs over the middle are a small share of Distill's draws and the
     ones a model may fail to heal (ladybug: training/README.md, session 32); a smaller span and a larger
-    minimum radius give them more of the gradient.
+    minimum radius give them more of the gradient. ``narrowed_disc_fraction`` is the share of uniform discs
+    drawn so (1.0 by default: all of them); the rest, per sample, keep Distill's draws, so one regen leg can
+    train on large middle holes and on the article's discs together (training/README.md, session 35).
     """
 
     experiment: str = "regen"
@@ -95,6 +97,7 @@ class TrainConfig:
     cut_in_rollout: bool = False
     disc_center_span: float = 0.5
     disc_min_radius: float = 0.1
+    narrowed_disc_fraction: float = 1.0
 
     def __post_init__(self) -> None:
         if self.experiment not in EXPERIMENTS:
@@ -116,7 +119,8 @@ class TrainConfig:
         if self.seed >= 2**32:
             raise ValueError(f"TrainConfig.seed must be below 2**32, got {self.seed}")
         real_numbers = ("learning_rate", "decayed_learning_rate", "half_cut_fraction", "detail_weight")
-        for name in (*real_numbers, "aimed_disc_fraction", "disc_center_span", "disc_min_radius"):
+        disc_numbers = ("aimed_disc_fraction", "disc_center_span", "disc_min_radius", "narrowed_disc_fraction")
+        for name in (*real_numbers, *disc_numbers):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise ValueError(f"TrainConfig.{name} must be a finite number, got {value!r}")
@@ -143,7 +147,7 @@ class TrainConfig:
             raise ValueError("cut_in_rollout needs damaged samples (damage_count > 0)")
         if self.detail_weight < 0:
             raise ValueError(f"TrainConfig.detail_weight must be 0 or more, got {self.detail_weight}")
-        for name in ("half_cut_fraction", "aimed_disc_fraction", "disc_center_span"):
+        for name in ("half_cut_fraction", "aimed_disc_fraction", "disc_center_span", "narrowed_disc_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not 0.0 < self.disc_min_radius <= MAX_DISC_RADIUS:
@@ -224,7 +228,7 @@ def plain_overrides(items: Sequence[str]) -> dict[str, Any]:
 RECIPE_SETTINGS = (
     "batch_size", "pool_size", "damage_count", "half_cut_fraction", "min_steps", "max_steps",
     "target_size", "padding", "batch_loss", "reseed_count", "reseed", "detail_weight",
-    "aimed_disc_fraction", "cut_in_rollout", "disc_center_span", "disc_min_radius",
+    "aimed_disc_fraction", "cut_in_rollout", "disc_center_span", "disc_min_radius", "narrowed_disc_fraction",
 )  # fmt: skip
 
 

@@ -154,6 +154,7 @@ def damage_settings(train_config: TrainConfig) -> dict[str, float]:
         "aimed_disc_fraction": tc.aimed_disc_fraction,
         "disc_center_span": tc.disc_center_span,
         "disc_min_radius": tc.disc_min_radius,
+        "narrowed_disc_fraction": tc.narrowed_disc_fraction,
     }
 
 
@@ -171,17 +172,17 @@ def damage_masks(
     aimed_disc_fraction: float = 0.0,
     disc_center_span: float = 0.5,
     disc_min_radius: float = 0.1,
+    narrowed_disc_fraction: float = 1.0,
 ) -> jax.Array:
     """The recipe's damage, 1 where erased (B,H,W,1): a random disc per sample (Distill), or with
     probability ``half_cut_fraction`` a random half-plane instead (the zoo's regen recipe); with probability
     ``aimed_disc_fraction`` a disc is centred on a feature of ``target`` (:func:`feature_cells`).
     ``disc_center_span`` and ``disc_min_radius`` narrow the uniform discs' draws (:func:`nca_zoo.model.
-    damage_mask`; Distill's 0.5 and 0.1)."""
-    draws = {"center_span": disc_center_span, "min_radius": disc_min_radius}
+    damage_mask`; Distill's 0.5 and 0.1) for a share ``narrowed_disc_fraction`` of the samples."""
     if not half_cut_fraction and not aimed_disc_fraction:
-        return model.damage_mask(key, shape, kind="disc", **draws)  # the article's draws, key for key
+        return _uniform_discs(key, shape, disc_center_span, disc_min_radius, narrowed_disc_fraction)
     k_disc, k_plane, k_choice = jax.random.split(key, 3)
-    disc = model.damage_mask(k_disc, shape, kind="disc", **draws)
+    disc = _uniform_discs(k_disc, shape, disc_center_span, disc_min_radius, narrowed_disc_fraction)
     b, h, w = shape[:3]
     if aimed_disc_fraction:
         if target is None:
@@ -196,6 +197,19 @@ def damage_masks(
         return disc
     plane = model.damage_mask(k_plane, shape, kind="plane")
     return jnp.where(jax.random.uniform(k_choice, (b, 1, 1, 1)) < half_cut_fraction, plane, disc)
+
+
+def _uniform_discs(
+    key: jax.Array, shape: tuple[int, ...], center_span: float, min_radius: float, narrowed_fraction: float
+) -> jax.Array:
+    """Uniform discs with the narrowed draws for a share ``narrowed_fraction`` of the samples and Distill's
+    for the rest; with the share 1 exactly :func:`nca_zoo.model.damage_mask`'s, key for key."""
+    narrowed = model.damage_mask(key, shape, kind="disc", center_span=center_span, min_radius=min_radius)
+    if narrowed_fraction >= 1.0:
+        return narrowed
+    k_wide, k_pick = jax.random.split(jax.random.fold_in(key, 2))
+    wide = model.damage_mask(k_wide, shape, kind="disc")
+    return jnp.where(jax.random.uniform(k_pick, (shape[0], 1, 1, 1)) < narrowed_fraction, narrowed, wide)
 
 
 def draw_steps(keys: IterationKeys, train_config: TrainConfig) -> jax.Array:
