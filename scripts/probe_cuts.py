@@ -1,4 +1,4 @@
-"""Cut a grown pattern in ways the protocol does not, and see whether it heals: MSE per cut and a PNG.
+"""Cut a grown pattern in ways the protocol does not, and see whether it heals: MSE per cut (and a PNG with --png).
 
     python scripts/probe_cuts.py smiley-regen-16                          # the four half cuts
     python scripts/probe_cuts.py smiley-regen-16 --cut disc:31,29,6 --cut disc:31,42,6 --heal 200
@@ -19,7 +19,7 @@ original authors' model from ``--originals`` (``../shared/reference/distill-grow
 files probe the mean of their params, the window mean an entry is registered as.
 For each cut it prints the MSE over the grid and the MSE inside the cut alone (median and worst of the
 rollouts): a regrown eye is ~1/250 of the grid, and only the second number tells a regrown one (the
-original smiley: 0.002) from a yellow patch (0.05). The PNG has one row per cut, one column per rollout.
+original smiley: 0.002) from a yellow patch (0.05). ``--png`` draws one row per cut, one column per rollout.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=8, help="rollouts (default: the protocol's 8)")
     parser.add_argument("--seed", type=int, default=0, help="the protocol's seed (default 0); others draw anew")
     parser.add_argument("--fail", type=float, default=0.005, help="an MSE above this counts as not healed")
-    parser.add_argument("--png", type=Path, default=Path("cuts.png"))
+    parser.add_argument("--png", type=Path, help="also draw the healed rollouts here (one row per cut)")
     parser.add_argument("--worst", type=int, default=0, help="also list this many worst rollouts of each cut")
     args = parser.parse_args(argv)
     if args.batch < 1:
@@ -142,8 +142,9 @@ def main(argv: list[str] | None = None) -> None:
         for line in worst_rollouts(per_rollout, erased, args.worst):
             print(line)
         healed_states.append(healed)
-    path = render.save_png(args.png, np.concatenate(healed_states), scale=2, columns=len(healed_states[0]))
-    print(f"wrote {path} (one row per cut)")
+    if args.png is not None:
+        path = render.save_png(args.png, np.concatenate(healed_states), scale=2, columns=len(healed_states[0]))
+        print(f"wrote {path} (one row per cut)")
 
 
 if __name__ == "__main__":

@@ -152,10 +152,10 @@ def test_mse_curve_follows_the_protocols_own_rollouts(gecko_metrics):
         evaluate.mse_curve(gecko, steps=1001)
 
 
-def test_cut_and_heal_probes_cuts_on_the_protocols_own_rollouts(gecko_metrics, tmp_path, capsys):
+def test_cut_and_heal_probes_cuts_on_the_protocols_own_rollouts(gecko_metrics, tmp_path, capsys, monkeypatch):
     """The right half through cut_and_heal is the protocol's mse_half, and an unplaced disc its mse_disc (the
     same random discs); a disc at a fixed place heals too, and scripts/probe_cuts.py prints each cut's MSE,
-    the error inside it and the rollouts that did not heal, and writes one PNG row per cut."""
+    the error inside it and the rollouts that did not heal, and with --png (only then) one PNG row per cut."""
     gecko = nca_zoo.load("gecko")
     right, healed, erased = evaluate.cut_and_heal(gecko, {"kind": "half", "side": "right"}, batch=2)
     assert right == pytest.approx(gecko_metrics["mse_half"], rel=1e-6) and healed.shape == (2, 72, 72, 16)
@@ -192,9 +192,12 @@ def test_cut_and_heal_probes_cuts_on_the_protocols_own_rollouts(gecko_metrics, t
 
     width, height = Image.open(png).size
     assert height < width / 2  # two rows (cuts) of eight rollouts
-    args = ["gecko", "--cut", "disc:random", "--heal", "100", "--batch", "3", "--seed", "1", "--png", str(png)]
+    args = ["gecko", "--cut", "disc:random", "--heal", "100", "--batch", "3", "--seed", "1"]
+    monkeypatch.chdir(tmp_path)
+    png.unlink()
     probe.main([*args, "--worst", "2"])
     out = capsys.readouterr().out
+    assert "wrote" not in out and not list(tmp_path.iterdir())  # no picture unless --png asks for one
     assert "random discs" in out and len(listed := re.findall(r"rollout (\d): MSE ([\d.]+); cut centre", out)) == 2
     assert listed[0][1] >= listed[1][1] and listed[0][0] != listed[1][0]  # worst first, two different rollouts
     (line,) = probe.worst_rollouts(np.array([0.1, 0.3]), erased[[0, 0]], 1)  # the radius-10 disc at the middle
