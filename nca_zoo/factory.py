@@ -198,6 +198,15 @@ def load_path(path: Path) -> ZooModel:
     )
 
 
+def from_snapshots(paths: list[str | os.PathLike], target: Any = None) -> ZooModel:
+    """The mean of training snapshots' params (the window mean an entry is registered as), judged against
+    ``target`` (a padded grid; default: the snapshots' own zoo target)."""
+    from nca_zoo.train.snapshot import average_snapshots
+
+    mean = average_snapshots(paths)
+    return ZooModel(mean.model_config, mean.params, target=grid_target(mean.target) if target is None else target)
+
+
 def read_run(folder: Path) -> tuple[NCAConfig, dict[str, Any], str]:
     """``run.json`` of a training run → (model config, train config as a dict, target name)."""
     path = folder / RUN_FILE

@@ -34,10 +34,9 @@ import nca_zoo
 from nca_zoo import render
 from nca_zoo.convert import load_distill_original
 from nca_zoo.evaluate import HALF_HEAL, cut_and_heal, mse
+from nca_zoo.factory import from_snapshots
 from nca_zoo.model import HALF_SIDES, to_rgba
 from nca_zoo.targets import grid_target
-from nca_zoo.train.snapshot import average_snapshots
-from nca_zoo.zoo import ZooModel
 
 GRID = 72
 
@@ -67,8 +66,7 @@ def parse_cut(text: str) -> dict:
 
 def load(specs: list[str], target: str | None, originals: Path):
     if len(specs) > 1:
-        mean = average_snapshots(specs)
-        return ZooModel(mean.model_config, mean.params, target=grid_target(target or mean.target))
+        return from_snapshots(specs, None if target is None else grid_target(target))
     spec = specs[0]
     if spec.startswith("original:"):
         _, name, experiment = [*spec.split(":"), "", ""][:3]

@@ -30,15 +30,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from nca_zoo.evaluate import BAR, EXPERIMENT_METRICS, evaluate, meets_bar, original_metrics, ratios
-from nca_zoo.factory import read_run, run_target
+from nca_zoo.factory import from_snapshots, read_run, run_target
 from nca_zoo.targets import grid_target
 from nca_zoo.train.loop import is_training
 from nca_zoo.train.recipe import TrainConfig
-from nca_zoo.train.snapshot import average_snapshots
-from nca_zoo.zoo import ZooModel
 
 EVALS_NAME = "evals.jsonl"
 PROTOCOL_BATCH = 8
@@ -136,12 +132,6 @@ def original_for(target: str, experiment: str, batch: int) -> dict | None:
     return data.get("entries", {}).get(f"{target}-{experiment}-16", {}).get("original")
 
 
-def load(paths: list[Path], target: np.ndarray) -> ZooModel:
-    """The model of one snapshot, or of the mean of several, judged against ``target`` (the padded grid)."""
-    mean = average_snapshots(paths)
-    return ZooModel(mean.model_config, mean.params, target=target)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path, help="a training run's folder (nca-zoo train --out)")
@@ -209,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dir, args.every, args.start, args.average, done, stride=args.stride, means_only=args.means_only
         )
         for key, paths in todo:
-            metrics = evaluate(load(paths, target_grid), batch=args.batch)
+            metrics = evaluate(from_snapshots(paths, target_grid), batch=args.batch)
             append_eval(run_dir, key, metrics, args.batch)
             done[key] = metrics
             print(describe(key, metrics, original, experiment), flush=True)

@@ -46,7 +46,7 @@ def run(tmp_path, monkeypatch) -> tuple[Path, list[int]]:
         metrics = {name: value * factor for name, value in original.items() if name != "stable"}
         return metrics | {"stable": 0.0 if 400 in iterations else 1.0}
 
-    monkeypatch.setattr(watch_run, "load", lambda paths, target: paths)
+    monkeypatch.setattr(watch_run, "from_snapshots", lambda paths, target: paths)
     monkeypatch.setattr(watch_run, "evaluate", fake_evaluate)
     return folder, calls
 
@@ -171,7 +171,7 @@ def test_a_run_trained_on_an_image_needs_that_image_and_is_judged_against_it(run
     pixels[10:30, 10:30] = (200, 40, 40, 255)
     Image.fromarray(pixels, "RGBA").save(image)
     seen = []
-    monkeypatch.setattr(watch_run, "load", lambda paths, target: seen.append(target) or paths)
+    monkeypatch.setattr(watch_run, "from_snapshots", lambda paths, target: seen.append(target) or paths)
     assert watch_run.main([str(folder), "--every", "100", "--once", "--target", str(image)]) == 0
     assert calls == [100, 200, 300, 400] and len(seen) == 4
     np.testing.assert_array_equal(seen[0], grid_target(image))
