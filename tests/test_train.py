@@ -738,6 +738,10 @@ def test_a_segment_records_where_its_recipe_departed_from_the_zoo_preset(tmp_pat
     assert lineage.loads(lineage.dumps((segment,)), "a") == (segment,)
     plain = lineage.Segment("b", "regen", 0, 100, 20.0, 2e-4)
     assert "settings" not in plain.to_dict() and lineage.describe((plain,)) == "b (regen, 0→100 at 2e-4)"
+    cut = lineage.Segment(
+        "c", "regen", 0, 9, 1.0, 1e-4, settings=tuple(departures(preset("regen", cut_in_rollout=True)).items())
+    )
+    assert lineage.loads(lineage.dumps((cut,)), "c") == (cut,) and "cut_in_rollout True" in lineage.describe((cut,))
 
 
 def test_train_init_passes_the_lineage_of_what_it_starts_from(tmp_path, monkeypatch):

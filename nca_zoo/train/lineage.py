@@ -43,7 +43,7 @@ class Segment:
     #: ``(first iteration, rate)`` of each stretch at one learning rate, in order (``()``: not recorded).
     learning_rates: tuple[tuple[int, float], ...] = ()
     #: ``(name, value)`` of each recipe setting that departed from the experiment's zoo preset, sorted.
-    settings: tuple[tuple[str, str | int | float], ...] = ()
+    settings: tuple[tuple[str, str | int | float | bool], ...] = ()
     #: The machine it trained on (``nca_zoo.machine.hardware()``; "": not recorded).
     hardware: str = ""
 
@@ -83,13 +83,15 @@ class Segment:
 _OPTIONAL = ("learning_rates", "settings", "hardware")
 
 
-def _settings(data: Any) -> tuple[tuple[str, str | int | float], ...]:
-    """A segment's recorded recipe ``settings``, validated: known names, short strings or finite numbers."""
+def _settings(data: Any) -> tuple[tuple[str, str | int | float | bool], ...]:
+    """A segment's recorded recipe ``settings``, validated: known names, short strings, finite numbers or
+    switches (``cut_in_rollout``)."""
     if not isinstance(data, dict):
         raise ValueError("settings must be a mapping of recipe settings to values")
     for name, value in data.items():
         number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        if name not in RECIPE_SETTINGS or not (number or (isinstance(value, str) and len(value) <= 20)):
+        plain = number or isinstance(value, bool) or (isinstance(value, str) and len(value) <= 20)
+        if name not in RECIPE_SETTINGS or not plain:
             raise ValueError(f"settings entry {name!r:.30}: {value!r:.30} is not a recipe setting ({RECIPE_SETTINGS})")
     return tuple(sorted(data.items()))
 
