@@ -265,7 +265,7 @@ def model_card(
         "`kind='plane'`). `recipe='distill'` keeps the article's recipe exactly. What it changed, measured",
         "with the protocol above, is recorded in the entries' notes below.",
         "",
-        "Regen *fine-tunes* of a model that persists but does not heal (how `ladybug-regen-16` was made) also",
+        "Regen *fine-tunes* of a model that persists but does not heal also",
         "set `batch_loss = 'log'` (`nca-zoo train --batch-loss log`): the gradient follows the batch's mean",
         "log-MSE instead of its mean MSE. Under the mean, the cut samples' errors (10–100× the others') make",
         "the whole gradient, and it points against persistence: persistence fell 30× in 200 iterations; under",
