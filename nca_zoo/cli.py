@@ -73,8 +73,19 @@ def _stored_run(out: Path) -> tuple[nca_zoo.NCAConfig, TrainConfig, str] | None:
         raise ValueError(f"{out / RUN_FILE}: train_config: {err}") from err
 
 
+def _entry_target(init: str | None) -> str | None:
+    """The target of the zoo entry ``--init`` names (``--init smiley-regen-16`` fine-tunes on smiley), or None
+    where ``--init`` is absent, a path, or no entry's name."""
+    if not init or Path(init).exists():
+        return None
+    try:
+        return nca_zoo.get_entry(init).target
+    except KeyError:  # UnknownModelError: nca_zoo.load names the close matches below
+        return None
+
+
 def _train_target(args: argparse.Namespace, recorded: str | None) -> str:
-    """``--target``, or the zoo target the resumed run (or continued snapshot) records."""
+    """``--target``, or the zoo target the resumed run (or continued snapshot, or zoo entry) records."""
     if args.target is not None:
         return args.target
     if recorded is not None and resolve_name(recorded) is not None:
@@ -116,7 +127,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     # another experiment (a persist sibling of a regen run): a fine-tune of the snapshot's params, not a
     # continuation of its optimiser, iteration and schedule
     sibling = recorded is not None and args.experiment not in (None, recorded.train_config.experiment)
-    target_spec = _train_target(args, stored[2] if stored else recorded.target if recorded else None)
+    recorded_target = stored[2] if stored else recorded.target if recorded else _entry_target(args.init)
+    target_spec = _train_target(args, recorded_target)
     if stored is not None:
         model_config, train_config = stored[0], _train_recipe(args, stored[1])
     else:

@@ -774,6 +774,9 @@ def test_train_init_passes_the_lineage_of_what_it_starts_from(tmp_path, monkeypa
         cli.main(["train", "--target", "gecko", "--init", "gecko-grow-16", "--out", str(tmp_path / "r3")])
     expected = lineage.of_entry(entry.name, entry.training, entry.experiment)
     assert seen["lineage"] == expected and expected[-1].end == entry.training["iterations"]
+    with pytest.raises(KeyboardInterrupt):  # the entry names its target: no --target needed
+        cli.main(["train", "--init", "gecko-grow-16", "--out", str(tmp_path / "r4")])
+    assert seen["target_name"] == "gecko" and seen["lineage"] == expected
 
 
 def test_a_chain_that_starts_mid_run_counts_the_iterations_before_it_and_says_it_is_incomplete():
