@@ -213,6 +213,35 @@ def test_detail_weight_moves_the_gradient_but_not_the_logged_loss():
     assert any(differs)
 
 
+def test_hidden_weight_asks_the_cut_cells_hidden_channels_back():
+    """``hidden_weight``: the error is the hidden channels' squared change over the cut cells only (per grid
+    cell and channel, 0 for an uncut sample); it moves the gradient, not the logged loss, and needs the cut
+    inside the rollout (the state before the cut is its reference)."""
+    from nca_zoo.train.step import hidden_regrowth_error, loss_and_grads
+
+    before = jax.random.uniform(jax.random.PRNGKey(0), (3, 10, 10, 16))
+    final = before.at[..., 4:].add(0.5).at[..., :4].add(9.0)  # visible channels do not count
+    keep = jnp.ones((3, 10, 10, 1)).at[2, :5, :4].set(0.0)  # 20 of sample 2's 100 cells cut
+    np.testing.assert_allclose(np.asarray(hidden_regrowth_error(final, before, keep)), [0, 0, 0.25 * 0.2], rtol=1e-6)
+
+    mc = NCAConfig()
+    target = jnp.asarray(grid_target("smiley", 12, 4))
+    params = init_state(mc, tiny()).params
+    params = jax.tree.map(lambda x: x + 0.01 * jax.random.normal(jax.random.PRNGKey(3), x.shape), params)
+    batch = jax.random.uniform(jax.random.PRNGKey(4), (4, 20, 20, 16))
+    key, n = jax.random.PRNGKey(5), jnp.asarray(8)
+    cut, asked = tiny(cut_in_rollout=True), tiny(cut_in_rollout=True, hidden_weight=2.0)
+    plain = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=cut)
+    hidden = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=asked)
+    assert float(hidden[0]) == pytest.approx(float(plain[0]), rel=1e-6)
+    np.testing.assert_array_equal(np.asarray(hidden[1]), np.asarray(plain[1]))  # the same rollout
+    grads = (jax.tree.leaves(r[2]) for r in (plain, hidden))
+    differs = [not np.allclose(a, b, rtol=1e-2) for a, b in zip(*grads, strict=True)]
+    assert any(differs)
+    with pytest.raises(ValueError, match="hidden_weight needs cut_in_rollout"):
+        tiny(hidden_weight=1.0)
+
+
 def test_variable_step_counts_share_one_compilation_and_the_pool_evolves():
     tc = tiny(iterations=6)
     target = jnp.asarray(grid_target("gecko", 12, 4))
@@ -486,6 +515,7 @@ def test_a_torn_last_metrics_line_is_dropped_on_resume_and_a_torn_middle_line_is
         ("reseed", "best", "unknown reseed 'best'; choose one of"),
         ("detail_weight", -1.0, "detail_weight must be 0 or more"),
         ("detail_weight", float("nan"), "detail_weight must be a finite number"),
+        ("hidden_weight", -0.5, "hidden_weight must be 0 or more"),
         ("aimed_disc_fraction", 1.5, r"aimed_disc_fraction must be in \[0, 1\]"),
         ("cut_in_rollout", 1, "cut_in_rollout must be True or False"),
         ("reseed_count", 3, r"reseed_count \(3\) \+ damage_count \(0\) must not exceed batch_size \(2\)"),

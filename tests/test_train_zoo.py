@@ -150,8 +150,8 @@ def test_a_zoo_entry_follows_train_step(uninterrupted):
 
 @pytest.mark.parametrize(
     "settings",
-    [{"detail_weight": 4.0, "aimed_disc_fraction": 0.5}, {"cut_in_rollout": True}],
-    ids=["weighted-aimed", "cut-in-rollout"],
+    [{"detail_weight": 4.0, "aimed_disc_fraction": 0.5}, {"cut_in_rollout": True, "hidden_weight": 2.0}],
+    ids=["weighted-aimed", "cut-in-rollout-hidden"],
 )
 def test_a_regen_recipe_variant_follows_train_step_beside_a_plain_entry(tmp_path, settings):
     """``detail_weight`` with ``aimed_disc_fraction``, or ``cut_in_rollout``, on the regen entry only: it still

@@ -66,6 +66,13 @@ class TrainConfig:
     keep what its regrowth needs (smiley's eye forms only while the growth front passes: training/README.md,
     session 31); cut inside it, the gradient reaches the steps before the cut.
 
+    ``hidden_weight`` (with ``cut_in_rollout``) adds to the differentiated loss that weight times how far the
+    cut cells' *hidden* channels (4…) end from where they were before the cut (:func:`nca_zoo.train.step.
+    hidden_regrowth_error`; a damaged sample is one of the pool's best, a grown pattern that holds still).
+    The original smiley regrows a cut eye's hidden state to within 5% of the uncut one, ours to 40% and
+    regrows no eye (training/README.md, session 36): the RGBA loss sees the eye's ~1/250 of the grid,
+    this asks the whole hidden state of the cut region back (Distill: 0.0).
+
     ``disc_center_span`` and ``disc_min_radius`` narrow the damaging discs' draws: a centre uniform in
     ``[-span, span]²`` and a radius uniform in ``[disc_min_radius, 0.4]``, in grid coordinates (``[-1, 1]``
     across; Distill: 0.5 and 0.1). Large discs over the middle are a small share of Distill's draws and the
@@ -98,6 +105,7 @@ class TrainConfig:
     disc_center_span: float = 0.5
     disc_min_radius: float = 0.1
     narrowed_disc_fraction: float = 1.0
+    hidden_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.experiment not in EXPERIMENTS:
@@ -118,7 +126,7 @@ class TrainConfig:
             object.__setattr__(self, name, int(value))
         if self.seed >= 2**32:
             raise ValueError(f"TrainConfig.seed must be below 2**32, got {self.seed}")
-        real_numbers = ("learning_rate", "decayed_learning_rate", "half_cut_fraction", "detail_weight")
+        real_numbers = ("learning_rate", "decayed_learning_rate", "half_cut_fraction", "detail_weight", "hidden_weight")
         disc_numbers = ("aimed_disc_fraction", "disc_center_span", "disc_min_radius", "narrowed_disc_fraction")
         for name in (*real_numbers, *disc_numbers):
             value = getattr(self, name)
@@ -145,8 +153,11 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.cut_in_rollout must be True or False, got {self.cut_in_rollout!r}")
         if self.cut_in_rollout and not self.damage_count:
             raise ValueError("cut_in_rollout needs damaged samples (damage_count > 0)")
-        if self.detail_weight < 0:
-            raise ValueError(f"TrainConfig.detail_weight must be 0 or more, got {self.detail_weight}")
+        for name in ("detail_weight", "hidden_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"TrainConfig.{name} must be 0 or more, got {getattr(self, name)}")
+        if self.hidden_weight and not self.cut_in_rollout:
+            raise ValueError("hidden_weight needs cut_in_rollout=True: the state before the cut is what it asks back")
         for name in ("half_cut_fraction", "aimed_disc_fraction", "disc_center_span", "narrowed_disc_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
@@ -229,6 +240,7 @@ RECIPE_SETTINGS = (
     "batch_size", "pool_size", "damage_count", "half_cut_fraction", "min_steps", "max_steps",
     "target_size", "padding", "batch_loss", "reseed_count", "reseed", "detail_weight",
     "aimed_disc_fraction", "cut_in_rollout", "disc_center_span", "disc_min_radius", "narrowed_disc_fraction",
+    "hidden_weight",
 )  # fmt: skip
 
 

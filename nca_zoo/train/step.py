@@ -311,8 +311,10 @@ def loss_and_grads(
         )
         losses = per_sample_loss(final, target)
         weighted = losses if weights is None else model.rgba_mse(final, target, weights)
-        pulled = _PULLED[train_config.batch_loss](weighted)
-        return share(pulled), (final, share(losses))
+        pulled = share(_PULLED[train_config.batch_loss](weighted))
+        if train_config.hidden_weight:  # validated: only with cut_in_rollout, so cut is set
+            pulled = pulled + train_config.hidden_weight * share(hidden_regrowth_error(final, batch, cut[1]))
+        return pulled, (final, share(losses))
 
     (_, (final, loss)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     return loss, final, grads
@@ -323,7 +325,7 @@ def rollout_settings(train_config: TrainConfig) -> tuple:
     call of it (the zoo trainer groups them so)."""
     tc = train_config
     cut = (tc.damage_count, *damage_settings(tc).values()) if tc.cut_in_rollout else ()
-    return (tc.min_steps, tc.max_steps, tc.batch_loss, tc.detail_weight, tc.cut_in_rollout, *cut)
+    return (tc.min_steps, tc.max_steps, tc.batch_loss, tc.detail_weight, tc.cut_in_rollout, tc.hidden_weight, *cut)
 
 
 def _rollout_cut(
@@ -338,6 +340,14 @@ def _rollout_cut(
     kept = jnp.ones((batch.shape[0] - tc.damage_count, *shape[1:], 1), batch.dtype)
     keep = jnp.concatenate([kept, 1.0 - erased.astype(batch.dtype)])
     return jax.random.randint(k_step, (), 0, n_steps // 2 + 1), keep
+
+
+def hidden_regrowth_error(final: jax.Array, before: jax.Array, keep: jax.Array) -> jax.Array:
+    """Per sample, the squared difference of the hidden channels (4…) between ``final`` and ``before`` (the
+    batch as drawn, before ``cut_in_rollout``'s cut), summed over the cut cells (``keep`` 0) and divided by
+    the grid's cells × channels, as an MSE is: 0 for an uncut sample (``TrainConfig.hidden_weight``)."""
+    erased = 1.0 - keep
+    return jnp.mean(jnp.square(final[..., 4:] - before[..., 4:]) * erased, axis=(1, 2, 3))
 
 
 def _floored(losses: jax.Array) -> jax.Array:
