@@ -97,6 +97,18 @@ def worst_rollouts(per_rollout: np.ndarray, erased: np.ndarray, count: int) -> l
     return lines
 
 
+#: A disc outside the grid: the protocol's rollout with nothing cut, healed with a fixed cut's keys.
+NO_CUT = {"kind": "disc", "center": (5.0, 5.0), "radius": 0.1}
+
+
+def hidden_change(healed: np.ndarray, uncut: np.ndarray, erased: np.ndarray) -> float:
+    """How far the cut cells' hidden channels (4…) end from the same rollout's without the cut: the RMS of the
+    difference over the cut cells ÷ the uncut hidden state's RMS there (0: regrown as it was; a cut eye of the
+    original smiley 0.05, of ``smiley-regen-16`` 0.40: training/README.md, session 36)."""
+    before = uncut[..., 4:][erased]
+    return float(np.sqrt(np.mean(np.square(healed[..., 4:][erased] - before))) / np.sqrt(np.mean(np.square(before))))
+
+
 def describe(cut: dict) -> str:
     if "side" in cut:
         return f"half {cut['side']}"
@@ -121,20 +133,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fail", type=float, default=0.005, help="an MSE above this counts as not healed")
     parser.add_argument("--png", type=Path, help="also draw the healed rollouts here (one row per cut)")
     parser.add_argument("--worst", type=int, default=0, help="also list this many worst rollouts of each cut")
+    parser.add_argument(
+        "--hidden",
+        action="store_true",
+        help="also say how far the cut cells' hidden state ends from the uncut rollout's (fixed cuts only)",
+    )
     args = parser.parse_args(argv)
     if args.batch < 1:
         parser.error("--batch must be at least 1")
     nca = load(args.model, args.target, args.originals)
     cuts = args.cut or [parse_cut(f"half:{side}") for side in HALF_SIDES]
+    if args.hidden and any(cut.get("center") is None and "side" not in cut for cut in cuts):
+        parser.error("--hidden compares with the uncut rollout under a fixed cut's keys: not with disc:random")
+    heal = {"heal_steps": args.heal, "batch": args.batch, "seed": args.seed}
+    uncut = cut_and_heal(nca, NO_CUT, **heal)[1] if args.hidden else None
     healed_states = []
     for cut in cuts:
-        value, healed, erased = cut_and_heal(nca, cut, heal_steps=args.heal, batch=args.batch, seed=args.seed)
+        value, healed, erased = cut_and_heal(nca, cut, **heal)
         inside = mse_inside(healed, nca.target, erased)
         per_rollout = mse(healed, nca.target)
         failed = int(np.sum(per_rollout > args.fail))
+        hidden = f"; hidden state {hidden_change(healed, uncut, erased):.2f} off the uncut" if args.hidden else ""
         print(
-            f"{describe(cut)}: MSE {value:.5f} after {args.heal} steps; inside the cut "
-            f"{np.median(inside):.4f} (worst {inside.max():.4f}); above {args.fail:g}: {failed} of {args.batch}",
+            f"{describe(cut)}: MSE {value:.5f} after {args.heal} steps; inside the cut {np.median(inside):.4f} "
+            f"(worst {inside.max():.4f}){hidden}; above {args.fail:g}: {failed} of {args.batch}",
             flush=True,
         )
         for line in worst_rollouts(per_rollout, erased, args.worst):

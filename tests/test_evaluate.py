@@ -207,6 +207,25 @@ def test_cut_and_heal_probes_cuts_on_the_protocols_own_rollouts(gecko_metrics, t
         probe.main(["gecko", "--batch", "0"])
 
 
+def test_probe_cuts_hidden_compares_the_regrown_hidden_state_with_the_uncut_rollouts(capsys):
+    """--hidden: the cut cells' hidden channels against the same rollout's without the cut (the outside-grid
+    disc cuts nothing, so it is the protocol's rollout itself); 0 for no change, 1 for a state erased and never
+    regrown; refused for random discs, whose rollouts use other keys."""
+    probe = load_script("probe_cuts")
+    gecko = nca_zoo.load("gecko")
+    uncut, erased_nothing = evaluate.cut_and_heal(gecko, probe.NO_CUT, heal_steps=5, batch=2)[1:]
+    assert not erased_nothing.any()
+    cut = evaluate.cut_and_heal(gecko, probe.parse_cut("disc:36,36,8"), heal_steps=5, batch=2)
+    erased = cut[2]
+    assert probe.hidden_change(uncut, uncut, erased) == 0.0
+    assert probe.hidden_change(uncut * 0.0, uncut, erased) == pytest.approx(1.0)
+    assert 0.0 < probe.hidden_change(cut[1], uncut, erased) < 2.0
+    probe.main(["gecko", "--cut", "disc:36,36,8", "--heal", "5", "--batch", "2", "--hidden"])
+    assert re.search(r"hidden state \d\.\d\d off the uncut", capsys.readouterr().out)
+    with pytest.raises(SystemExit):
+        probe.main(["gecko", "--cut", "disc:random", "--hidden"])
+
+
 def test_probe_cuts_probes_the_mean_of_several_snapshots(tmp_path):
     """Several snapshot files are probed as the mean of their params (the window mean an entry is
     registered as), judged against the snapshots' own target."""
