@@ -215,9 +215,9 @@ def test_detail_weight_moves_the_gradient_but_not_the_logged_loss():
 
 def test_hidden_weight_asks_the_cut_cells_hidden_channels_back():
     """``hidden_weight``: the error is the hidden channels' squared change over the cut cells only (per grid
-    cell and channel, 0 for an uncut sample); it moves the gradient, not the logged loss, and needs the cut
-    inside the rollout (the state before the cut is its reference)."""
-    from nca_zoo.train.step import hidden_regrowth_error, loss_and_grads
+    cell and channel, 0 for an uncut sample) against the same rollout uncut, which ends as the uncut rows do;
+    it moves the gradient, not the logged loss, and needs the cut inside the rollout."""
+    from nca_zoo.train.step import _variable_rollout, hidden_regrowth_error, loss_and_grads
 
     before = jax.random.uniform(jax.random.PRNGKey(0), (3, 10, 10, 16))
     final = before.at[..., 4:].add(0.5).at[..., :4].add(9.0)  # visible channels do not count
@@ -235,6 +235,9 @@ def test_hidden_weight_asks_the_cut_cells_hidden_channels_back():
     hidden = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=asked)
     assert float(hidden[0]) == pytest.approx(float(plain[0]), rel=1e-6)
     np.testing.assert_array_equal(np.asarray(hidden[1]), np.asarray(plain[1]))  # the same rollout
+    uncut = _variable_rollout(params, batch, key, n, mc, asked.max_steps)  # the reference: same keys, no cut
+    np.testing.assert_allclose(np.asarray(uncut[:-1]), np.asarray(hidden[1][:-1]), rtol=1e-6, atol=1e-7)
+    assert not np.allclose(np.asarray(uncut[-1]), np.asarray(hidden[1][-1]))  # only the damaged row differs
     grads = (jax.tree.leaves(r[2]) for r in (plain, hidden))
     differs = [not np.allclose(a, b, rtol=1e-2) for a, b in zip(*grads, strict=True)]
     assert any(differs)

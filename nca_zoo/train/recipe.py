@@ -67,11 +67,11 @@ class TrainConfig:
     session 31); cut inside it, the gradient reaches the steps before the cut.
 
     ``hidden_weight`` (with ``cut_in_rollout``) adds to the differentiated loss that weight times how far the
-    cut cells' *hidden* channels (4…) end from where they were before the cut (:func:`nca_zoo.train.step.
-    hidden_regrowth_error`; a damaged sample is one of the pool's best, a grown pattern that holds still).
-    The original smiley regrows a cut eye's hidden state to within 5% of the uncut one, ours to 40% and
-    regrows no eye (training/README.md, session 36): the RGBA loss sees the eye's ~1/250 of the grid,
-    this asks the whole hidden state of the cut region back (Distill: 0.0).
+    cut cells' *hidden* channels (4…) end from where the same rollout, uncut, ends (:func:`nca_zoo.train.step.
+    hidden_regrowth_error`; one more forward rollout, outside the gradient). The original smiley regrows a cut
+    eye's hidden state to within 5% of the uncut one, ours to 40% and regrows no eye (training/README.md,
+    session 36): the RGBA loss sees the eye's ~1/250 of the grid, this asks the whole hidden state of the cut
+    region back (Distill: 0.0).
 
     ``disc_center_span`` and ``disc_min_radius`` narrow the damaging discs' draws: a centre uniform in
     ``[-span, span]²`` and a radius uniform in ``[disc_min_radius, 0.4]``, in grid coordinates (``[-1, 1]``
@@ -157,7 +157,7 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"TrainConfig.{name} must be 0 or more, got {getattr(self, name)}")
         if self.hidden_weight and not self.cut_in_rollout:
-            raise ValueError("hidden_weight needs cut_in_rollout=True: the state before the cut is what it asks back")
+            raise ValueError("hidden_weight needs cut_in_rollout=True: it compares the cut rollout with the uncut one")
         for name in ("half_cut_fraction", "aimed_disc_fraction", "disc_center_span", "narrowed_disc_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")

@@ -304,6 +304,11 @@ def loss_and_grads(
     if cut is not None and rows is not None:
         raise ValueError("cut_in_rollout does not shard (rows): train it on one device")
     weights = detail_weights(target, train_config.detail_weight) if train_config.detail_weight else None
+    # hidden_weight's reference: where the same rollout (same keys, so the same update masks) ends uncut
+    uncut = None
+    if train_config.hidden_weight:  # validated: only with cut_in_rollout, so cut is set
+        max_steps = train_config.max_steps
+        uncut = _variable_rollout(params, batch, key, n_steps, model_config, max_steps, None, step_fn, path, precision)
 
     def loss_fn(p):
         final = _variable_rollout(
@@ -312,8 +317,8 @@ def loss_and_grads(
         losses = per_sample_loss(final, target)
         weighted = losses if weights is None else model.rgba_mse(final, target, weights)
         pulled = share(_PULLED[train_config.batch_loss](weighted))
-        if train_config.hidden_weight:  # validated: only with cut_in_rollout, so cut is set
-            pulled = pulled + train_config.hidden_weight * share(hidden_regrowth_error(final, batch, cut[1]))
+        if uncut is not None:
+            pulled = pulled + train_config.hidden_weight * share(hidden_regrowth_error(final, uncut, cut[1]))
         return pulled, (final, share(losses))
 
     (_, (final, loss)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
@@ -342,12 +347,12 @@ def _rollout_cut(
     return jax.random.randint(k_step, (), 0, n_steps // 2 + 1), keep
 
 
-def hidden_regrowth_error(final: jax.Array, before: jax.Array, keep: jax.Array) -> jax.Array:
-    """Per sample, the squared difference of the hidden channels (4…) between ``final`` and ``before`` (the
-    batch as drawn, before ``cut_in_rollout``'s cut), summed over the cut cells (``keep`` 0) and divided by
-    the grid's cells × channels, as an MSE is: 0 for an uncut sample (``TrainConfig.hidden_weight``)."""
+def hidden_regrowth_error(final: jax.Array, uncut: jax.Array, keep: jax.Array) -> jax.Array:
+    """Per sample, the squared difference of the hidden channels (4…) between ``final`` and ``uncut`` (where the
+    same rollout ends without ``cut_in_rollout``'s cut), summed over the cut cells (``keep`` 0) and divided
+    by the grid's cells × channels, as an MSE is: 0 for an uncut sample (``TrainConfig.hidden_weight``)."""
     erased = 1.0 - keep
-    return jnp.mean(jnp.square(final[..., 4:] - before[..., 4:]) * erased, axis=(1, 2, 3))
+    return jnp.mean(jnp.square(final[..., 4:] - uncut[..., 4:]) * erased, axis=(1, 2, 3))
 
 
 def _floored(losses: jax.Array) -> jax.Array:
