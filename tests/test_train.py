@@ -191,17 +191,23 @@ def test_a_cut_in_the_rollout_happens_at_its_step_inside_the_differentiated_step
         tiny("persist", cut_in_rollout=True)
 
 
-def test_detail_weight_moves_the_gradient_but_not_the_logged_loss():
-    """``detail_weight`` changes what the gradient follows (the target's details weigh more) while the
-    logged loss stays the plain MSE; 0 is the article's loss exactly."""
-    from nca_zoo.train.step import loss_and_grads
-
+def loss_inputs() -> tuple:
+    """``(model_config, target, params, batch, key, n_steps)``: a small loss_and_grads call whose gradient
+    is not zero (params nudged off the zero-initialised last layer)."""
     mc = NCAConfig()
     target = jnp.asarray(grid_target("smiley", 12, 4))
     params = init_state(mc, tiny()).params
     params = jax.tree.map(lambda x: x + 0.01 * jax.random.normal(jax.random.PRNGKey(3), x.shape), params)
     batch = jax.random.uniform(jax.random.PRNGKey(4), (4, 20, 20, 16))
-    key, n = jax.random.PRNGKey(5), jnp.asarray(8)
+    return mc, target, params, batch, jax.random.PRNGKey(5), jnp.asarray(8)
+
+
+def test_detail_weight_moves_the_gradient_but_not_the_logged_loss():
+    """``detail_weight`` changes what the gradient follows (the target's details weigh more) while the
+    logged loss stays the plain MSE; 0 is the article's loss exactly."""
+    from nca_zoo.train.step import loss_and_grads
+
+    mc, target, params, batch, key, n = loss_inputs()
     plain = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=tiny())
     zero = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=tiny(detail_weight=0.0))
     weighted = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=tiny(detail_weight=8.0))
@@ -224,12 +230,7 @@ def test_hidden_weight_asks_the_cut_cells_hidden_channels_back():
     keep = jnp.ones((3, 10, 10, 1)).at[2, :5, :4].set(0.0)  # 20 of sample 2's 100 cells cut
     np.testing.assert_allclose(np.asarray(hidden_regrowth_error(final, before, keep)), [0, 0, 0.25 * 0.2], rtol=1e-6)
 
-    mc = NCAConfig()
-    target = jnp.asarray(grid_target("smiley", 12, 4))
-    params = init_state(mc, tiny()).params
-    params = jax.tree.map(lambda x: x + 0.01 * jax.random.normal(jax.random.PRNGKey(3), x.shape), params)
-    batch = jax.random.uniform(jax.random.PRNGKey(4), (4, 20, 20, 16))
-    key, n = jax.random.PRNGKey(5), jnp.asarray(8)
+    mc, target, params, batch, key, n = loss_inputs()
     cut, asked = tiny(cut_in_rollout=True), tiny(cut_in_rollout=True, hidden_weight=2.0)
     plain = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=cut)
     hidden = loss_and_grads(params, batch, target, key, n, model_config=mc, train_config=asked)
