@@ -307,8 +307,8 @@ def loss_and_grads(
     # hidden_weight's reference: where the same rollout (same keys, so the same update masks) ends uncut
     uncut = None
     if train_config.hidden_weight:  # validated: only with cut_in_rollout, so cut is set
-        max_steps = train_config.max_steps
-        uncut = _variable_rollout(params, batch, key, n_steps, model_config, max_steps, None, step_fn, path, precision)
+        rollout_options = {"step_fn": step_fn, "path": path, "precision": precision}
+        uncut = _variable_rollout(params, batch, key, n_steps, model_config, train_config.max_steps, **rollout_options)
 
     def loss_fn(p):
         final = _variable_rollout(
