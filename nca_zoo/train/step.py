@@ -307,8 +307,17 @@ def loss_and_grads(
     # hidden_weight's reference: where the same rollout (same keys, so the same update masks) ends uncut
     uncut = None
     if train_config.hidden_weight:  # validated: only with cut_in_rollout, so cut is set
-        rollout_options = {"step_fn": step_fn, "path": path, "precision": precision}
-        uncut = _variable_rollout(params, batch, key, n_steps, model_config, train_config.max_steps, **rollout_options)
+        uncut = _variable_rollout(
+            params,
+            batch,
+            key,
+            n_steps,
+            model_config,
+            train_config.max_steps,
+            step_fn=step_fn,
+            path=path,
+            precision=precision,
+        )
 
     def loss_fn(p):
         final = _variable_rollout(
